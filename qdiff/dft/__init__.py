@@ -1,0 +1,1 @@
+"""qdiff.dft (see its issue; filled in by its own module work)."""
