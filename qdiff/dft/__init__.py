@@ -5,6 +5,19 @@ factors (:mod:`qdiff.dft.pseudopotentials`), the Ewald ion–ion energy (:mod:`q
 """
 
 from .ewald import EwaldSetup, ewald_energy, ewald_setup
+from .xc import (
+    FUNCTIONALS,
+    Functional,
+    get_functional,
+    gga_pbe,
+    lda_potential,
+    lda_slater_pw92,
+    lda_teter,
+    pbe_correlation,
+    pbe_exchange,
+    pw92_correlation,
+    slater_exchange,
+)
 from .pseudopotentials import (
     GthPseudo,
     available_gth,
@@ -30,4 +43,15 @@ __all__ = [
     "EwaldSetup",
     "ewald_setup",
     "ewald_energy",
+    "Functional",
+    "FUNCTIONALS",
+    "get_functional",
+    "lda_teter",
+    "lda_slater_pw92",
+    "gga_pbe",
+    "slater_exchange",
+    "pw92_correlation",
+    "pbe_exchange",
+    "pbe_correlation",
+    "lda_potential",
 ]

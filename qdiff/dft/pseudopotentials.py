@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -182,6 +183,7 @@ def load_gth(symbol: str, functional: str = "lda", zion: int | None = None) -> G
 # ----------------------------------------------------------------------------- real space
 
 
+@functools.partial(jax.jit, static_argnums=0)
 def local_potential_real(psp: GthPseudo, r):
     """Local part V_loc(r) (Hartree) at radius r (Bohr, r ≥ 0; the r → 0 limit is finite).
 
@@ -220,6 +222,7 @@ def _projector_norm(rl: float, l: int, i: int) -> float:
     return math.sqrt(2.0) / (rl**nu * math.sqrt(math.gamma(nu)))
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def projector_real(psp: GthPseudo, l: int, i: int, r):
     """Radial projector p_i^l(r) (Bohr^−3/2), normalised ∫ p² r² dr = 1 (HGH Eq. 3)."""
     _check_projector(psp, l, i)
@@ -231,6 +234,7 @@ def projector_real(psp: GthPseudo, l: int, i: int, r):
 # ----------------------------------------------------------------------------- reciprocal space
 
 
+@functools.partial(jax.jit, static_argnums=0)
 def local_form_factor(psp: GthPseudo, q):
     """Fourier transform of the local part, V̂_loc(q) = ∫ V_loc(r) e^{−iq·r} d³r (Hartree·Bohr³).
 
@@ -289,6 +293,7 @@ def _projector_polynomial(l: int, k: int) -> tuple[float, ...]:
     return tuple(coeffs)
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
 def projector_form_factor(psp: GthPseudo, l: int, i: int, q):
     """Radial Fourier transform P_i^l(q) = ∫_0^∞ r² p_i^l(r) j_l(qr) dr (Bohr^{3/2}).
 
@@ -333,6 +338,7 @@ def _unit(q):
     return jnp.where(zero, 0.0, q / n)
 
 
+@functools.partial(jax.jit, static_argnums=0)
 def real_ylm(l: int, q):
     """Real spherical harmonics Y_lm(q̂) for m = −l..l, l ≤ 3 (orthonormal on the unit sphere).
 
