@@ -17,6 +17,7 @@ of ``lattice`` and ``positions`` (and ``charges``): forces are −∂E/∂R and 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ __all__ = ["EwaldSetup", "ewald_setup", "ewald_energy"]
 
 # erfc(x) and exp(−x²) are below ~2e-17 for x ≥ 6: terms beyond contribute < 1e-14 Ha in total.
 _DEFAULT_TAIL = 6.0
+_REAL_SPACE_BLOCK = 1 << 21  # pair-translation distances evaluated at once in the real-space sum
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,25 +133,33 @@ def ewald_energy(lattice, charges, positions, *, setup: EwaldSetup | None = None
         raise InputError(f"lattice has shape {np.shape(lattice)}; expected (3, 3)")
     if setup is None:
         setup = ewald_setup(lattice)
+    natoms, ntrans = pos_shape[0], len(setup.translations)
+    chunk = max(1, min(natoms, _REAL_SPACE_BLOCK // max(1, natoms * ntrans)))
     return _ewald(jnp.asarray(lattice, dtype=float), jnp.asarray(charges, dtype=float),
                   jnp.asarray(positions, dtype=float), jnp.asarray(setup.translations, dtype=float),
-                  jnp.asarray(setup.gvectors, dtype=float), setup.eta)
+                  jnp.asarray(setup.gvectors, dtype=float), setup.eta, chunk)
 
 
-@jax.jit
-def _ewald(a, z, x, n, m, eta):
-    """The four Ewald terms summed over fixed ranges n (translations) and m (G vectors)."""
+@functools.partial(jax.jit, static_argnums=6)
+def _ewald(a, z, x, n, m, eta, chunk):
+    """The four Ewald terms summed over fixed ranges n (translations) and m (G vectors).
+
+    The real-space sum runs over atoms i in blocks of ``chunk`` rows (memory ~ chunk·N·nL).
+    """
     volume = jnp.abs(jnp.linalg.det(a))
 
     # real space: pairs (i, j) with minimum-image reduced difference, plus translations
-    d = x[:, None, :] - x[None, :, :]
-    d = d - jax.lax.stop_gradient(jnp.round(d))
-    frac = d[:, :, None, :] + n[None, None, :, :]  # (N, N, nL, 3)
-    r2 = jnp.sum((frac @ a.T) ** 2, axis=-1)
-    excluded = r2 < 1e-20  # i = j at L = 0 (and coinciding atoms, rejected upstream)
-    r = jnp.sqrt(jnp.where(excluded, 1.0, r2))
-    zz = z[:, None] * z[None, :]
-    e_real = 0.5 * jnp.sum(zz[:, :, None] * jnp.where(excluded, 0.0, erfc(eta * r) / r))
+    def row(args):
+        xi, zi = args
+        d = xi[None, :] - x
+        d = d - jax.lax.stop_gradient(jnp.round(d))
+        frac = d[:, None, :] + n[None, :, :]  # (N, nL, 3)
+        r2 = jnp.sum((frac @ a.T) ** 2, axis=-1)
+        excluded = r2 < 1e-20  # i = j at L = 0 (and coinciding atoms, rejected upstream)
+        r = jnp.sqrt(jnp.where(excluded, 1.0, r2))
+        return zi * jnp.sum(z[:, None] * jnp.where(excluded, 0.0, erfc(eta * r) / r))
+
+    e_real = 0.5 * jnp.sum(jax.lax.map(row, (x, z), batch_size=chunk))
 
     # reciprocal space: G·r_j = 2π m·x_j does not depend on the lattice
     b = 2.0 * jnp.pi * jnp.linalg.inv(a).T

@@ -101,3 +101,11 @@ def test_bad_input():
         ewald_energy(A_SI, Z_SI[:1], X_SI)
     with pytest.raises(InputError, match="ewald_setup"):
         jax.grad(lambda a: ewald_energy(a, Z_SI, X_SI))(jnp.asarray(A_SI))
+
+
+def test_supercell_is_extensive():
+    # a 2×2×2 supercell of Si2 (16 atoms) holds 8 copies: E = 8 E(Si2) (ABINIT value)
+    n = 2
+    xs = np.array([(x + np.array([i, j, k])) / n for i in range(n) for j in range(n) for k in range(n) for x in X_SI])
+    e = float(ewald_energy(n * A_SI, np.full(len(xs), 4.0), xs))
+    assert e / n**3 == pytest.approx(-8.4004647862, abs=1e-10)
