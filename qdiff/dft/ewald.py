@@ -133,18 +133,34 @@ def ewald_energy(lattice, charges, positions, *, setup: EwaldSetup | None = None
         raise InputError(f"lattice has shape {np.shape(lattice)}; expected (3, 3)")
     if setup is None:
         setup = ewald_setup(lattice)
-    natoms, ntrans = pos_shape[0], len(setup.translations)
-    chunk = max(1, min(natoms, _REAL_SPACE_BLOCK // max(1, natoms * ntrans)))
+    natoms = pos_shape[0]
+    n, wn = _padded(setup.translations)
+    m, wm = _padded(setup.gvectors)
+    chunk = max(1, min(natoms, _REAL_SPACE_BLOCK // max(1, natoms * len(n))))
     return _ewald(jnp.asarray(lattice, dtype=float), jnp.asarray(charges, dtype=float),
-                  jnp.asarray(positions, dtype=float), jnp.asarray(setup.translations, dtype=float),
-                  jnp.asarray(setup.gvectors, dtype=float), setup.eta, chunk)
+                  jnp.asarray(positions, dtype=float), n, wn, m, wm, setup.eta, chunk)
 
 
-@functools.partial(jax.jit, static_argnums=6)
-def _ewald(a, z, x, n, m, eta, chunk):
+def _padded(vectors: np.ndarray):
+    """Pad an integer vector list to the next power of two (≥ 64) with zero-weight rows.
+
+    Cells of similar size then share one compiled Ewald program.
+    """
+    count = len(vectors)
+    size = max(64, 1 << int(math.ceil(math.log2(max(count, 1)))))
+    out = np.zeros((size, 3))
+    out[:count] = vectors
+    weights = np.zeros(size)
+    weights[:count] = 1.0
+    return jnp.asarray(out), jnp.asarray(weights)
+
+
+@functools.partial(jax.jit, static_argnums=8)
+def _ewald(a, z, x, n, wn, m, wm, eta, chunk):
     """The four Ewald terms summed over fixed ranges n (translations) and m (G vectors).
 
-    The real-space sum runs over atoms i in blocks of ``chunk`` rows (memory ~ chunk·N·nL).
+    ``wn``/``wm`` are 1 for real entries and 0 for padding.  The real-space sum runs over atoms i
+    in blocks of ``chunk`` rows (memory ~ chunk·N·nL).
     """
     volume = jnp.abs(jnp.linalg.det(a))
 
@@ -155,7 +171,7 @@ def _ewald(a, z, x, n, m, eta, chunk):
         d = d - jax.lax.stop_gradient(jnp.round(d))
         frac = d[:, None, :] + n[None, :, :]  # (N, nL, 3)
         r2 = jnp.sum((frac @ a.T) ** 2, axis=-1)
-        excluded = r2 < 1e-20  # i = j at L = 0 (and coinciding atoms, rejected upstream)
+        excluded = (r2 < 1e-20) | (wn[None, :] == 0.0)  # i = j at L = 0, and padding
         r = jnp.sqrt(jnp.where(excluded, 1.0, r2))
         return zi * jnp.sum(z[:, None] * jnp.where(excluded, 0.0, erfc(eta * r) / r))
 
@@ -163,11 +179,11 @@ def _ewald(a, z, x, n, m, eta, chunk):
 
     # reciprocal space: G·r_j = 2π m·x_j does not depend on the lattice
     b = 2.0 * jnp.pi * jnp.linalg.inv(a).T
-    g2 = jnp.sum((m @ b.T) ** 2, axis=-1)
+    g2 = jnp.where(wm > 0.0, jnp.sum((m @ b.T) ** 2, axis=-1), 1.0)
     phase = 2.0 * jnp.pi * (m @ x.T)  # (nG, N)
     s_re = jnp.cos(phase) @ z
     s_im = jnp.sin(phase) @ z
-    e_recip = 2.0 * jnp.pi / volume * jnp.sum(jnp.exp(-g2 / (4.0 * eta**2)) / g2 * (s_re**2 + s_im**2))
+    e_recip = 2.0 * jnp.pi / volume * jnp.sum(wm * jnp.exp(-g2 / (4.0 * eta**2)) / g2 * (s_re**2 + s_im**2))
 
     e_self = -eta / jnp.sqrt(jnp.pi) * jnp.sum(z**2)
     e_background = -jnp.pi * jnp.sum(z) ** 2 / (2.0 * eta**2 * volume)
