@@ -1,1 +1,17 @@
-"""qdiff.dft (see its issue; filled in by its own module work)."""
+"""qdiff.dft: plane-wave Kohn–Sham DFT.
+
+Numerical engines (this part):
+  * :class:`Smearing`, :func:`fermi_level`, :func:`occupations`, :class:`Occupations` —
+    occupations, Fermi level and the smearing entropy term;
+  * :func:`lobpcg`, :class:`LobpcgInfo`, :func:`dense_eigh` — the iterative eigensolver for the
+    lowest bands and its dense fallback;
+  * :class:`SimpleMixing`, :class:`KerkerMixing`, :func:`precondition` — density-mixing
+    preconditioners for the SCF.
+"""
+
+from .occupation import Occupations, fermi_level, occupations
+from .smearing import Smearing
+
+__all__ = [
+    "Smearing", "Occupations", "fermi_level", "occupations",
+]
