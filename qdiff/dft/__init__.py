@@ -9,9 +9,11 @@ Numerical engines (this part):
     preconditioners for the SCF.
 """
 
+from .eigensolver import LobpcgInfo, dense_eigh, lobpcg
 from .occupation import Occupations, fermi_level, occupations
 from .smearing import Smearing
 
 __all__ = [
     "Smearing", "Occupations", "fermi_level", "occupations",
+    "lobpcg", "LobpcgInfo", "dense_eigh",
 ]
