@@ -6,14 +6,16 @@ Numerical engines (this part):
   * :func:`lobpcg`, :class:`LobpcgInfo`, :func:`dense_eigh` — the iterative eigensolver for the
     lowest bands and its dense fallback;
   * :class:`SimpleMixing`, :class:`KerkerMixing`, :func:`precondition` — density-mixing
-    preconditioners for the SCF.
+    preconditioners for the SCF (:func:`precondition_fourier` on Fourier coefficients).
 """
 
 from .eigensolver import LobpcgInfo, dense_eigh, lobpcg
+from .mixing import KerkerMixing, SimpleMixing, precondition, precondition_fourier
 from .occupation import Occupations, fermi_level, occupations
 from .smearing import Smearing
 
 __all__ = [
     "Smearing", "Occupations", "fermi_level", "occupations",
     "lobpcg", "LobpcgInfo", "dense_eigh",
+    "SimpleMixing", "KerkerMixing", "precondition", "precondition_fourier",
 ]
