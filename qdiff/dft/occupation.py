@@ -41,6 +41,7 @@ import numpy as np
 from jax import lax
 
 from ..errors import InputError
+from ..primitives.registry import Case, register
 from .smearing import Smearing, delta_function, occupation_function
 
 logger = logging.getLogger(__name__)
@@ -213,6 +214,23 @@ def _smeared_fermi_level_jvp(kind, g, primals, tangents):
     return mu, jnp.where(dos != 0, num / safe, 0.0)
 
 
+def _fermi_level_examples(key):
+    """Metallic bands (4 k-points × 6 bands), Fermi–Dirac smearing (tests/dft covers the other kinds)."""
+    k1, k2 = jax.random.split(key)
+    eps = jnp.sort(jax.random.uniform(k1, (4, 6), minval=-0.5, maxval=1.0), axis=1)
+    w = jax.random.uniform(k2, (4,), minval=0.5, maxval=1.5)
+    w = w / jnp.sum(w)
+
+    def keep_sum(t):  # weight tangents keep Σ_k w_k = 1
+        return (t[0], t[1] - jnp.mean(t[1]))
+
+    return [Case(f"{kind}, T = 0.05", (eps, w), kwargs={"n_electrons": 5.0, "smearing": Smearing(kind, 0.05)},
+                 project=keep_sum)
+            for kind in ("fermi-dirac",)]
+
+
+@register("dft.fermi_level", examples=_fermi_level_examples, probe=lambda mu: mu, modes=("fwd", "rev"),
+          tags=("dft",))
 def fermi_level(eigenvalues, kweights, n_electrons, smearing: Smearing, *, max_occupation: float = 2.0):
     """Fermi level ``μ`` (Hartree) putting ``n_electrons`` in the bands.
 
