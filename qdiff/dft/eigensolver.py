@@ -125,6 +125,30 @@ def _rayleigh_ritz(x, hx):
     return lam, x @ c, hx @ c
 
 
+def _concrete(x):
+    """``x`` as a NumPy value, or None when it is traced."""
+    try:
+        return np.asarray(x)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return None
+
+
+def _check_scalar(x, name, integer):
+    """Positive real (or integer) scalar, possibly traced; checked where concrete."""
+    kind = "integer" if integer else "number"
+    try:
+        dt = jnp.asarray(x).dtype
+    except TypeError:
+        raise InputError(f"{name} must be a positive {kind}, got {x!r}") from None
+    ok_type = jnp.issubdtype(dt, jnp.integer) if integer else jnp.issubdtype(dt, jnp.floating) or \
+        jnp.issubdtype(dt, jnp.integer)
+    if isinstance(x, bool) or jnp.ndim(x) != 0 or not ok_type:
+        raise InputError(f"{name} must be a positive {kind} scalar, got {x!r}")
+    value = _concrete(x)
+    if value is not None and not (np.isfinite(value) and value > 0):
+        raise InputError(f"{name} must be a positive {kind}, got {x!r}")
+
+
 def _check_inputs(apply_h, x0, precond, tol, maxiter, n_conv):
     if not callable(apply_h):
         raise InputError(f"apply_h must be callable, got {type(apply_h).__name__}")
@@ -138,10 +162,8 @@ def _check_inputs(apply_h, x0, precond, tol, maxiter, n_conv):
         raise InputError(f"x0 must have 1 <= m <= n (shape (n, m)), got {x0.shape}")
     if not (jnp.issubdtype(x0.dtype, jnp.floating) or jnp.issubdtype(x0.dtype, jnp.complexfloating)):
         raise InputError(f"x0 must be float or complex, got dtype {x0.dtype}")
-    if not (isinstance(tol, (int, float)) and np.isfinite(tol) and tol > 0):
-        raise InputError(f"tol must be a positive number, got {tol!r}")
-    if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
-        raise InputError(f"maxiter must be a positive integer, got {maxiter!r}")
+    _check_scalar(tol, "tol", integer=False)
+    _check_scalar(maxiter, "maxiter", integer=True)
     n_conv = m if n_conv is None else n_conv
     if isinstance(n_conv, bool) or not isinstance(n_conv, (int, np.integer)) or not 1 <= n_conv <= m:
         raise InputError(f"n_conv must be an integer in [1, {m}], got {n_conv!r}")
@@ -157,7 +179,7 @@ def _check_inputs(apply_h, x0, precond, tol, maxiter, n_conv):
         if getattr(tout, "shape", None) != x0.shape:
             raise InputError(f"precond(R, eigenvalues) must return an array of R's shape {x0.shape}, "
                              f"got {getattr(tout, 'shape', type(tout).__name__)}")
-    return x0, float(tol), int(maxiter), int(n_conv)
+    return x0, tol, maxiter, int(n_conv)
 
 
 def lobpcg(apply_h: Callable, x0, *, precond: Callable | None = None, tol: float = 1e-10,
@@ -176,8 +198,9 @@ def lobpcg(apply_h: Callable, x0, *, precond: Callable | None = None, tol: float
         values; should approximate ``(H − λ_j)⁻¹`` column-wise and be positive definite, e.g.
         the Teter–Payne–Allan kinetic preconditioner.  Default: identity.
       tol: convergence threshold on each residual norm ``‖H x_j − λ_j x_j‖₂`` (``‖x_j‖ = 1``,
-        in the units of ``H``).
-      maxiter: maximal number of iterations.
+        in the units of ``H``).  May be a traced scalar: an SCF that tightens it every step
+        does not recompile.
+      maxiter: maximal number of iterations (Python int or traced integer scalar).
       n_conv: only the first ``n_conv`` pairs must converge (the rest are buffer vectors that
         speed up convergence when ``λ_m`` is close to ``λ_{m+1}``); default ``m``.
 
@@ -193,6 +216,8 @@ def lobpcg(apply_h: Callable, x0, *, precond: Callable | None = None, tol: float
     n, m = x0.shape
     dtype = x0.dtype
     rdtype = jnp.real(jnp.zeros((), dtype)).dtype
+    tol = jnp.asarray(tol, rdtype)
+    maxiter = jnp.asarray(maxiter)
 
     x = jnp.linalg.qr(x0)[0]
     lam, x, hx = _rayleigh_ritz(x, apply_h(x))
