@@ -80,10 +80,9 @@ def _colnorms(v):
     return jnp.sqrt(jnp.sum(jnp.abs(v) ** 2, axis=0))
 
 
-def _project_out(v, basis):
-    """``v − B(Bᴴv)`` applied twice (classical Gram–Schmidt with reorthogonalisation)."""
-    v = v - basis @ (_adj(basis) @ v)
-    return v - basis @ (_adj(basis) @ v)
+def _project_out(v, blocks):
+    """``v − Σ_B B(Bᴴv)`` over orthonormal, mutually orthogonal blocks ``B`` (one Gram–Schmidt pass)."""
+    return v - sum(b @ (_adj(b) @ v) for b in blocks)
 
 
 def _svqb(v, valid):
@@ -104,14 +103,15 @@ def _svqb(v, valid):
     return v @ m, m, keep
 
 
-def _orthonormalize_against(v, basis, valid):
-    """Columns of ``v`` made orthonormal and orthogonal to the orthonormal ``basis``.
+def _orthonormalize_against(v, blocks, valid):
+    """Columns of ``v`` made orthonormal and orthogonal to the orthonormal ``blocks``.
 
-    Two passes of (projection, drop of dependent columns, SVQB).  Returns ``(w, keep)``.
+    Two passes of (projection, drop of dependent columns, SVQB): the second pass restores
+    orthogonality lost to cancellation in the first.  Returns ``(w, keep)``.
     """
     for _ in range(2):
         before = _colnorms(v)
-        v = _project_out(v, basis)
+        v = _project_out(v, blocks)
         after = _colnorms(v)
         valid = valid & (after > _DROP_NORM * before) & (before > 0)
         v = v * valid.astype(v.dtype)[None, :]
@@ -222,44 +222,46 @@ def lobpcg(apply_h: Callable, x0, *, precond: Callable | None = None, tol: float
     x = jnp.linalg.qr(x0)[0]
     lam, x, hx = _rayleigh_ritz(x, apply_h(x))
     r = hx - x * lam[None, :]
-    rnorm = _colnorms(r)
     zeros = jnp.zeros_like(x)
-    state = (jnp.asarray(0), x, hx, zeros, zeros, jnp.zeros(m, bool), lam, rnorm)
+    state = (jnp.asarray(0), x, hx, zeros, zeros, jnp.zeros(m, bool), lam, r, _colnorms(r))
 
     def not_done(state):
         it, *_, rnorm = state
         return (it < maxiter) & jnp.any(rnorm[:n_conv] >= tol)
 
     def step(state):
-        it, x, hx, p, hp, p_valid, lam, rnorm = state
-        active = rnorm >= tol
-        r = (hx - x * lam[None, :]) * active.astype(dtype)[None, :]
-        w = r if precond is None else jnp.asarray(precond(r, lam), dtype) * active.astype(dtype)[None, :]
-        w, w_valid = _orthonormalize_against(w, jnp.concatenate([x, p], axis=1), active)
+        it, x, hx, p, hp, p_valid, lam, r, rnorm = state
+        active = rnorm >= tol  # soft locking: converged pairs get no new directions
+        act = active.astype(dtype)[None, :]
+        w = r * act if precond is None else jnp.asarray(precond(r * act, lam), dtype) * act
+        w, w_valid = _orthonormalize_against(w, (x, p), active)
         hw = apply_h(w)
-        s = jnp.concatenate([x, p, w], axis=1)
-        hs = jnp.concatenate([hx, hp, hw], axis=1)
+        # Rayleigh–Ritz on S = [X, P, W] (orthonormal); upper blocks of Sᴴ H S, Hermitian by construction.
+        xhx, xhp, xhw = _adj(x) @ hx, _adj(x) @ hp, _adj(x) @ hw
+        php, phw, whw = _adj(p) @ hp, _adj(p) @ hw, _adj(w) @ hw
+        a = jnp.block([[_herm(xhx), xhp, xhw],
+                       [_adj(xhp), _herm(php), phw],
+                       [_adj(xhw), _adj(phw), _herm(whw)]])
         valid = jnp.concatenate([jnp.ones(m, bool), p_valid, w_valid])
-        a = _herm(_adj(s) @ hs)
-        vmask = valid[:, None] & valid[None, :]
-        a = jnp.where(vmask, a, 0)
-        big = 2.0 * jnp.sqrt(jnp.sum(jnp.abs(a) ** 2)) + 1.0
+        a = jnp.where(valid[:, None] & valid[None, :], a, 0)
+        big = 2.0 * jnp.sqrt(jnp.sum(jnp.abs(a) ** 2)) + 1.0  # dropped directions: above the spectrum
         a = a + jnp.diag(jnp.where(valid, 0.0, big)).astype(dtype)
         theta, c = jnp.linalg.eigh(a)
         cx = c[:, :m]
         lam_new = theta[:m].astype(rdtype)
-        x_new, hx_new = s @ cx, hs @ cx
-        # Search directions: the [P, W] part of the Ritz coefficients of the still-active pairs,
-        # orthogonalised against the Ritz coefficients themselves (coefficient space is exact).
+        # Search directions: the [P, W] part of the Ritz coefficients of the active pairs,
+        # orthonormalised against the Ritz coefficients themselves in the exact coefficient
+        # space, so P stays orthonormal and ⊥ X and HP is updated without error amplification.
+        u = cx.at[:m, :].set(0) * act
+        cp, p_valid_new = _orthonormalize_against(u, (cx,), active)
+        coef = jnp.concatenate([cx, cp], axis=1)
+        xp = x @ coef[:m] + p @ coef[m:2 * m] + w @ coef[2 * m:]
+        hxp = hx @ coef[:m] + hp @ coef[m:2 * m] + hw @ coef[2 * m:]
+        x_new, p_new, hx_new, hp_new = xp[:, :m], xp[:, m:], hxp[:, :m], hxp[:, m:]
         r_new = hx_new - x_new * lam_new[None, :]
-        rnorm_new = _colnorms(r_new)
-        keep_dir = rnorm_new >= tol
-        u = cx.at[:m, :].set(0) * keep_dir.astype(dtype)[None, :]
-        cp, p_valid_new = _orthonormalize_against(u, cx, keep_dir)
-        p_new, hp_new = s @ cp, hs @ cp
-        return (it + 1, x_new, hx_new, p_new, hp_new, p_valid_new, lam_new, rnorm_new)
+        return (it + 1, x_new, hx_new, p_new, hp_new, p_valid_new, lam_new, r_new, _colnorms(r_new))
 
-    it, x, hx_tracked, _, _, _, lam_tracked, rnorm_tracked = lax.while_loop(not_done, step, state)
+    it, x, *_ = lax.while_loop(not_done, step, state)
     # Honest residuals from a fresh H X (the loop updates H X by linear combinations).  The
     # pairs are not rotated again: a rotation inside a (near-)degenerate cluster could raise
     # individual residuals up to √2·tol.
