@@ -27,10 +27,10 @@ def _x0(seed, m=M, complex_=False, n=N):
     return rng.normal(size=(n, m)) + (1j * rng.normal(size=(n, m)) if complex_ else 0)
 
 
-def _dense_solver(n_conv=None):
+def _dense_solver(n_conv=None, soft_locking=False):
     @jax.jit
     def solve_jit(h, x0, tol, maxiter):  # tol, maxiter traced: one compilation for all values
-        return lobpcg(lambda x: h @ x, x0, tol=tol, maxiter=maxiter, n_conv=n_conv)
+        return lobpcg(lambda x: h @ x, x0, tol=tol, maxiter=maxiter, n_conv=n_conv, soft_locking=soft_locking)
 
     def solve(h, x0, tol=TOL, maxiter=400):
         return solve_jit(h, x0, tol, maxiter)
@@ -69,12 +69,16 @@ def test_random_hermitian_known_spectrum(complex_):
     np.testing.assert_allclose(w, np.linalg.eigvalsh(h)[:M], atol=1e-12)
 
 
-def test_degenerate_and_clustered_spectrum():
+_solve_locking = _dense_solver(soft_locking=True)
+
+
+@pytest.mark.parametrize("soft_locking", [False, True])
+def test_degenerate_and_clustered_spectrum(soft_locking):
     """A triple degeneracy and a cluster split by 1e-7: eigenvalues and invariant subspaces exact."""
     head = [-1.0, 0.5, 0.5, 0.5, 1.0, 1.0 + 1e-7, 1.0 + 2e-7]
     exact = _spectrum(4, head)
     h, q = _matrix(exact, 5)
-    w, v, info = _solve(h, _x0(6))
+    w, v, info = (_solve_locking if soft_locking else _solve)(h, _x0(6))
     _check_pairs(h, np.asarray(w), np.asarray(v), info, exact)
     v = np.asarray(v)
     # the returned degenerate triple spans the exact eigenspace
@@ -214,5 +218,7 @@ def test_bad_input():
         lobpcg(lambda x: x, np.ones((10, 2)), n_conv=3)
     with pytest.raises(InputError, match="precond"):
         lobpcg(lambda x: x, np.ones((10, 2)), precond=lambda r, lam: r[:, 0])
+    with pytest.raises(InputError, match="soft_locking"):
+        lobpcg(lambda x: x, np.ones((10, 2)), soft_locking=1)
     with pytest.raises(InputError, match="complex"):
         lobpcg(lambda x: 1j * x, np.ones((10, 2)))
