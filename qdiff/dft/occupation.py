@@ -19,7 +19,9 @@ filled (insulators; ``N/g`` must be an integer) and ``μ`` is the mid-gap energy
 ``(max_k ε_HOMO + min_k ε_LUMO)/2`` (the HOMO when no empty band was computed).
 
 The Fermi level is found by bisection in a ``lax.while_loop`` down to the
-floating-point resolution of ``μ``; for the non-monotone Methfessel–Paxton and
+floating-point resolution of ``μ``.  Where the electron count is flat to rounding
+over an interval (a gap wider than ~60·T) the middle of that interval is returned,
+a deterministic mid-gap value.  For the non-monotone Methfessel–Paxton and
 Marzari–Vanderbilt smearings the root is searched next to the (unique)
 Gaussian-smearing root, the standard way to pick the physical one.  ``μ`` is
 differentiable with respect to the eigenvalues and weights by the implicit
