@@ -20,7 +20,8 @@ through :func:`qdiff.primitives.linear_solve` — one VJP of ``f`` per Krylov
 step, evaluated at ``x*`` only — so memory does not grow with the number of
 forward iterations, and because ``linear_solve`` has its own derivative rule
 the backward pass is itself differentiable (grad of grad).  Arrays that ``f``
-closes over are differentiated too (hoisted with :func:`jax.closure_convert`).
+closes over are differentiated too (hoisted into explicit arguments by
+:func:`qdiff.primitives.jaxpr_cache.hoist`, which also lets ``jit`` reuse the compiled loop).
 
 Contract for callers: ``f(x*, θ)`` must equal ``x*`` itself, not merely up to a
 gauge (phase, sign, basis rotation) — gauge-fix the map first (CTMRG does), or
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import partial
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -41,6 +43,7 @@ from jax.flatten_util import ravel_pytree
 
 from ..errors import ConvergenceError, InputError
 from .anderson import anderson_init, anderson_step
+from .jaxpr_cache import hoist
 from .linear_solve import linear_solve
 from .registry import Case, register
 
@@ -204,6 +207,16 @@ def _solve(f_conv, consts, params, x0, opts):
     return run(params, consts, x0)
 
 
+@partial(jax.jit, static_argnames=("pure", "opts"))
+def _solve_jit(consts, params, x0, *, pure, opts):
+    """Compiled once per map structure and options (``pure`` is cached by ``hoist``)."""
+
+    def f_conv(x, p, *c):
+        return pure((x, p), c)
+
+    return _solve(f_conv, consts, params, x0, opts)
+
+
 def fixed_point_info(f: Callable[[Any, Any], Any], params: Any, x0: Any, *, method: str = "anderson",
                      tol: float = 1e-10, maxiter: int = 200, anderson_m: int = 5,
                      adjoint_tol: float | None = None, adjoint_maxiter: int | None = None,
@@ -214,10 +227,10 @@ def fixed_point_info(f: Callable[[Any, Any], Any], params: Any, x0: Any, *, meth
       ``(x_star, FixedPointInfo(iterations, residual, converged))``; the info is not differentiated.
     """
     x0 = _validate(f, params, x0, method, tol, maxiter, anderson_m, adjoint_tol, adjoint_maxiter)
-    f_conv, consts = jax.closure_convert(f, x0, params)
+    pure, consts = hoist(f, x0, params)
     opts = (method, float(tol), int(maxiter), int(anderson_m),
             float(tol if adjoint_tol is None else adjoint_tol), adjoint_maxiter)
-    x_star, info = _solve(f_conv, tuple(consts), params, x0, opts)
+    x_star, info = _solve_jit(consts, params, x0, pure=pure, opts=opts)
     if raise_on_failure:
         if isinstance(info.converged, jax.core.Tracer):
             raise InputError("fixed_point: raise_on_failure=True needs concrete values; under jit/vmap "

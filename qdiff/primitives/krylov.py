@@ -106,16 +106,17 @@ def gmres(matvec: Callable, b: jax.Array, x0: jax.Array | None = None, *, tol: f
         beta = jnp.linalg.norm(r)
         V = jnp.zeros((k + 1, n), dtype).at[0].set(r / jnp.where(beta > 0, beta, 1.0))
         R = jnp.zeros((k + 1, k), dtype)
-        cs = jnp.zeros((k,), dtype.type(0).real.dtype)
-        sn = jnp.zeros((k,), dtype)
+        # Q: product of the Givens rotations so far (applied to a new Hessenberg column in one matvec);
+        # g = Q (β e₁) is the rotated right-hand side, |g[j]| the residual norm after j steps.
+        Q = jnp.eye(k + 1, dtype=dtype)
         g = jnp.zeros((k + 1,), dtype).at[0].set(beta)
 
         def cond(st):
-            j, _, _, _, _, g = st
+            j, _, _, _, g = st
             return (j < k) & (used + j < maxiter) & (jnp.abs(g[j]) > target)
 
         def body(st):
-            j, V, R, cs, sn, g = st
+            j, V, R, Q, g = st
             w = A(V[j])
             h = jnp.conj(V) @ w
             w = w - V.T @ h
@@ -124,20 +125,17 @@ def gmres(matvec: Callable, b: jax.Array, x0: jax.Array | None = None, *, tol: f
             h = h + h2
             hn = jnp.linalg.norm(w)
             V = V.at[j + 1].set(w / jnp.where(hn > 0, hn, 1.0) * (hn > 0))
-
-            def rotate(i, h):
-                hi, hi1 = h[i], h[i + 1]
-                return h.at[i].set(cs[i] * hi + sn[i] * hi1).at[i + 1].set(-jnp.conj(sn[i]) * hi + cs[i] * hi1)
-
-            h = lax.fori_loop(0, j, rotate, h)
+            h = Q @ h
             c, s, rho = _givens(h[j], hn)
             h = h.at[j].set(rho).at[j + 1].set(0)
             R = R.at[:, j].set(h)
+            qj, qj1 = Q[j], Q[j + 1]
+            Q = Q.at[j].set(c * qj + s * qj1).at[j + 1].set(-jnp.conj(s) * qj + c * qj1)
             gj = g[j]
             g = g.at[j].set(c * gj).at[j + 1].set(-jnp.conj(s) * gj)
-            return j + 1, V, R, cs.at[j].set(c), sn.at[j].set(s), g
+            return j + 1, V, R, Q, g
 
-        j, V, R, _, _, g = lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), V, R, cs, sn, g))
+        j, V, R, _, g = lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), V, R, Q, g))
         y = _back_substitute(R[:k], g[:k], j)
         x = x + V[:k].T @ y
         return x, b - A(x), used + j, j
