@@ -115,14 +115,27 @@ def _as_matrix(matvec: Callable, like: jax.Array) -> jax.Array:
     return cols.T
 
 
+def _warn_unconverged(residual, iterations, *, method: str, tol: float) -> None:
+    logger.warning("linear_solve: %s stopped at relative residual %.2e > tol %.1e after %d iterations; "
+                   "the solution (and gradients through it) are inaccurate", method, float(residual), tol,
+                   int(iterations))
+
+
 def _krylov_solver(method: str, tol: float, maxiter: int | None, restart: int, x0=None):
-    """``solve(matvec, rhs)`` running CG or GMRES (never differentiated; see module docstring)."""
+    """``solve(matvec, rhs)`` running CG or GMRES (never differentiated; see module docstring).
+
+    A solve that misses ``tol`` by more than 10x logs a warning (``jax.debug.callback``, so also
+    from inside ``jit`` and from the adjoint solves of a backward pass).
+    """
 
     def solve(matvec, rhs):
-        guess = x0
         if method == "cg":
-            return krylov.cg(matvec, rhs, guess, tol=tol, maxiter=maxiter)[0]
-        return krylov.gmres(matvec, rhs, guess, tol=tol, restart=restart, maxiter=maxiter)[0]
+            x, iters, res = krylov.cg(matvec, rhs, x0, tol=tol, maxiter=maxiter)
+        else:
+            x, iters, res = krylov.gmres(matvec, rhs, x0, tol=tol, restart=restart, maxiter=maxiter)
+        warn = partial(_warn_unconverged, method=method, tol=tol)
+        lax.cond(res > 10 * tol, lambda: jax.debug.callback(warn, res, iters), lambda: None)
+        return x
 
     return solve
 
@@ -157,7 +170,8 @@ def linear_solve(A, b, *, method: str = "auto", tol: float = 1e-10, maxiter: int
         does not match ``A``, a callable ``A`` that does not map ``b``'s shape to itself, bad
         ``tol``/``maxiter``/``x0``.  Raised before any computation.
 
-    Convergence of CG/GMRES is not reported; check ``‖A x − b‖`` when in doubt.
+    A CG/GMRES solve (forward, tangent or adjoint) that ends with a relative residual above
+    ``10·tol`` logs a warning on the ``qdiff.primitives.linear_solve`` logger.
     """
     A, b, x0, matrix, dtype = _validate(A, b, method, tol, maxiter, x0, restart)
     hermitian = bool(hermitian or positive)

@@ -149,3 +149,26 @@ def test_bad_input_raises_before_computing():
         linear_solve(A, jnp.ones(3), maxiter=0)
     with pytest.raises(InputError, match="x0"):
         linear_solve(A, jnp.ones(3), x0=jnp.ones(2))
+
+
+def test_compiled_solve_is_not_reused_for_a_different_nested_closure():
+    # Two operators with identical structure whose matrices hide inside separately jitted closures:
+    # the structural compile cache must tell them apart (exact answers b/2 and b/4).
+    def make(scale):
+        W = scale * jnp.eye(3)
+        return jax.jit(lambda v: W @ v)
+
+    b = jnp.asarray([1.0, 2.0, 3.0])
+    op2, op4 = make(2.0), make(4.0)
+    np.testing.assert_allclose(linear_solve(lambda v: op2(v), b, method="cg"), b / 2, rtol=1e-12)
+    np.testing.assert_allclose(linear_solve(lambda v: op4(v), b, method="cg"), b / 4, rtol=1e-12)
+
+
+def test_unconverged_solve_logs_a_warning(caplog):
+    A = spd(P_REAL)
+    with caplog.at_level("WARNING", logger="qdiff.primitives.linear_solve"):
+        x = linear_solve(A, B_REAL, method="cg", maxiter=2)
+        x.block_until_ready()
+        jax.effects_barrier()
+    assert "stopped at relative residual" in caplog.text
+    assert float(jnp.linalg.norm(A @ x - B_REAL)) > 1e-6     # it really is unconverged
