@@ -130,7 +130,7 @@ def precondition_fourier(mixing, residual_hat, g2):
     return mixing.factor(g2) * residual_hat
 
 
-def precondition(mixing, residual, g2, *, fft: tuple[Callable, Callable] | None = None):
+def precondition(mixing, residual, g2, fft: tuple[Callable, Callable] | None = None):
     """Apply the mixing preconditioner to a real-space residual on the FFT grid.
 
     Args:
