@@ -1,9 +1,8 @@
-"""qdiff.dft: plane-wave Kohn–Sham DFT building blocks (atomic units: Hartree, Bohr).
+"""qdiff.dft: plane-wave Kohn–Sham DFT (atomic units: Hartree, Bohr).
 
-Physics building blocks re-exported here: GTH/HGH pseudopotentials and their Fourier form
-factors (:mod:`qdiff.dft.pseudopotentials`), the Ewald ion–ion energy (:mod:`qdiff.dft.ewald`).
+Building blocks: GTH/HGH pseudopotentials, Ewald, exchange–correlation; numerical engines:
+occupations and smearing, LOBPCG eigensolver, density-mixing preconditioners.
 """
-
 from .ewald import EwaldSetup, ewald_energy, ewald_setup
 from .xc import (
     FUNCTIONALS,
@@ -29,6 +28,10 @@ from .pseudopotentials import (
     projector_real,
     real_ylm,
 )
+from .eigensolver import LobpcgInfo, dense_eigh, lobpcg
+from .mixing import KerkerMixing, SimpleMixing, precondition, precondition_fourier
+from .occupation import Occupations, fermi_level, occupations
+from .smearing import Smearing
 
 __all__ = [
     "GthPseudo",
@@ -54,4 +57,8 @@ __all__ = [
     "pbe_exchange",
     "pbe_correlation",
     "lda_potential",
+
+    "Smearing", "Occupations", "fermi_level", "occupations",
+    "lobpcg", "LobpcgInfo", "dense_eigh",
+    "SimpleMixing", "KerkerMixing", "precondition", "precondition_fourier",
 ]

@@ -1,0 +1,205 @@
+"""fixed_point: values against closed forms, implicit gradients against analytic derivatives, finite
+differences and unrolled autodiff; jit / vmap / grad-of-grad; memory independence; failures; errors."""
+
+import re
+
+import jax
+import jax.numpy as jnp
+from jax.ad_checkpoint import print_saved_residuals
+import numpy as np
+import pytest
+
+import qdiff  # noqa: F401  (float64)
+from qdiff.errors import ConvergenceError, InputError
+from qdiff.primitives import fixed_point, fixed_point_info
+
+DOTTIE = 0.7390851332151607  # the unique real solution of x = cos x (Dottie number)
+
+
+def cos_map(x, a):
+    return jnp.cos(a * x)
+
+
+def linear_map(x, p):
+    M, c = p
+    return M @ x + c
+
+
+def tree_map_(x, p):
+    return {"u": 0.5 * jnp.tanh(p["w"] @ x["v"] + p["c"]), "v": 0.4 * jnp.sin(x["u"][:2] * p["s"])}
+
+
+def _linear_problem(seed=0, n=6, radius=0.8):
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((n, n))
+    M = radius * M / np.max(np.abs(np.linalg.eigvals(M)))
+    return jnp.asarray(M), jnp.asarray(rng.standard_normal(n))
+
+
+def test_dottie_number_and_analytic_derivative():
+    a = jnp.asarray(1.0)
+    x = fixed_point(cos_map, a, jnp.asarray(0.0))
+    assert float(x) == pytest.approx(DOTTIE, abs=1e-12)
+    # x = cos(a x)  =>  dx/da = -x sin(a x) / (1 + a sin(a x))
+    g = jax.grad(lambda a: fixed_point(cos_map, a, jnp.asarray(0.0)))(a)
+    expected = -DOTTIE * np.sin(DOTTIE) / (1 + np.sin(DOTTIE))
+    assert float(g) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["anderson", pytest.param("iterate", marks=pytest.mark.slow)])
+def test_linear_fixed_point_value_and_gradient_are_exact(method):
+    M, c = _linear_problem()
+    n = c.shape[0]
+    x = fixed_point(linear_map, (M, c), jnp.zeros(n), method=method, maxiter=500)
+    A = np.eye(n) - np.asarray(M)
+    exact = np.linalg.solve(A, np.asarray(c))
+    np.testing.assert_allclose(x, exact, rtol=1e-8, atol=1e-9)
+    # L = w·x*,  x* = (I − M)⁻¹ c  =>  ∂L/∂c = (I − M)⁻ᵀ w,  ∂L/∂M = (∂L/∂c) x*ᵀ
+    w = jnp.arange(1.0, n + 1)
+    gM, gc = jax.grad(lambda p: w @ fixed_point(linear_map, p, jnp.zeros(n), method=method, maxiter=500))((M, c))
+    lam = np.linalg.solve(A.T, np.asarray(w))
+    np.testing.assert_allclose(gc, lam, rtol=1e-8)
+    np.testing.assert_allclose(gM, np.outer(lam, exact), rtol=1e-8, atol=1e-10)
+
+
+def _unrolled(f, p, x0, steps=100):
+    return jax.lax.fori_loop(0, steps, lambda _, x: f(x, p), x0)
+
+
+def _tree_problem():
+    rng = np.random.default_rng(5)
+    p = {"w": jnp.asarray(0.5 * rng.standard_normal((3, 2))), "c": jnp.asarray(rng.standard_normal(3)),
+         "s": jnp.asarray(rng.standard_normal(2))}
+    x0 = {"u": jnp.zeros(3), "v": jnp.zeros(2)}
+    return p, x0
+
+
+def _tree_loss(solver):
+    def loss(p):
+        _, x0 = _tree_problem()
+        x = solver(tree_map_, p, x0)
+        return jnp.sum(x["u"] ** 2) + jnp.sum(jnp.arange(1.0, 3.0) * x["v"])
+
+    return loss
+
+
+def test_pytree_gradient_matches_unrolled_autodiff_and_finite_difference():
+    p, _ = _tree_problem()
+    loss = _tree_loss(fixed_point)
+    g = jax.grad(loss)(p)
+    g_ref = jax.grad(_tree_loss(_unrolled))(p)
+    for k in p:
+        np.testing.assert_allclose(g[k], g_ref[k], rtol=1e-8, atol=1e-11)
+    rng = np.random.default_rng(9)
+    t = {k: jnp.asarray(rng.standard_normal(v.shape)) for k, v in p.items()}
+    h = 1e-4
+    shift = lambda s: {k: p[k] + s * t[k] for k in p}  # noqa: E731
+    fd = (loss(shift(h)) - loss(shift(-h))) / (2 * h)
+    assert float(sum(jnp.sum(g[k] * t[k]) for k in p)) == pytest.approx(float(fd), rel=1e-7)
+
+
+def test_grad_of_grad_matches_unrolled_autodiff():
+    M, c = _linear_problem(seed=2, n=4, radius=0.5)
+
+    def nonlinear(x, p):
+        return jnp.tanh(linear_map(x, p))
+
+    def second(solver):
+        def loss(c):
+            return jnp.sum(solver(nonlinear, (M, c), jnp.zeros(4)) ** 3)
+
+        return jax.grad(lambda c: jnp.sum(jax.grad(loss)(c) ** 2))(c)
+
+    unrolled = second(lambda f, p, x0: _unrolled(f, p, x0, steps=60))   # 0.5**60 ~ 1e-18
+    np.testing.assert_allclose(second(fixed_point), unrolled, rtol=1e-8, atol=1e-11)
+
+
+def test_complex_non_holomorphic_map_gradient_matches_unrolled():
+    rng = np.random.default_rng(4)
+    n = 4
+    m = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    m = jnp.asarray(m / np.linalg.norm(m, 2))
+
+    def f(z, c):
+        return 0.4 * (m @ z) + 0.2 * jnp.conj(z) * jnp.exp(-jnp.abs(z) ** 2) + c
+
+    def loss(solver):
+        return lambda c: jnp.sum(jnp.abs(solver(f, c, jnp.zeros(n, complex)) - 0.3j) ** 2)
+
+    c = jnp.asarray(0.5 * (rng.standard_normal(n) + 1j * rng.standard_normal(n)))
+    np.testing.assert_allclose(jax.grad(loss(fixed_point))(c), jax.grad(loss(_unrolled))(c), rtol=1e-8)
+
+
+def test_jit_and_vmap_over_params():
+    a = jnp.asarray([0.5, 1.0, 1.5])
+    solve = jax.jit(lambda a: fixed_point(cos_map, a, jnp.asarray(0.0)))
+    xs = jax.vmap(solve)(a)
+    np.testing.assert_allclose(np.cos(np.asarray(a) * np.asarray(xs)), xs, atol=1e-12)
+    assert float(xs[1]) == pytest.approx(DOTTIE, abs=1e-12)
+    gs = jax.vmap(jax.grad(solve))(a)
+    x = np.asarray(xs)
+    an = np.asarray(a)
+    np.testing.assert_allclose(gs, -x * np.sin(an * x) / (1 + an * np.sin(an * x)), rtol=1e-9)
+
+
+def test_backward_memory_does_not_grow_with_iterations(capsys):
+    # Contraction factor 0.998: ~11 000 plain iterations to reach tol.  The reverse pass keeps only
+    # x*, params and x0 (saved residuals O(n)), whatever the iteration count.
+    n = 3
+
+    def slow(x, p):
+        return 0.998 * x + p
+
+    def loss(p):
+        return jnp.sum(fixed_point(slow, p, jnp.zeros(n), method="iterate", maxiter=20000, tol=1e-12) ** 2)
+
+    p = jnp.asarray([1.0, 2.0, 3.0])
+    _, info = fixed_point_info(slow, p, jnp.zeros(n), method="iterate", maxiter=20000, tol=1e-12)
+    assert bool(info.converged) and int(info.iterations) > 10000
+    capsys.readouterr()
+    print_saved_residuals(loss, p)          # one line per array kept for the backward pass
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    sizes = [int(np.prod([int(d) for d in m.group(1).split(",") if d])) for m in
+             (re.match(r"\s*\w+\[([\d,]*)\]", ln) for ln in lines) if m]
+    assert lines and len(sizes) == len(lines)
+    assert sum(sizes) <= 10 * n
+    # x* = p / (1 − 0.998),  dL/dp = 2 x* / 0.002
+    np.testing.assert_allclose(jax.grad(loss)(p), 2 * (np.asarray(p) / 0.002) / 0.002, rtol=1e-7)
+
+
+def test_anderson_needs_fewer_iterations_than_plain_iteration():
+    M, c = _linear_problem(seed=3, n=6, radius=0.95)
+    _, info_a = fixed_point_info(linear_map, (M, c), jnp.zeros(6), method="anderson", maxiter=2000)
+    _, info_p = fixed_point_info(linear_map, (M, c), jnp.zeros(6), method="iterate", maxiter=2000)
+    assert bool(info_a.converged) and bool(info_p.converged)
+    assert int(info_a.iterations) * 5 < int(info_p.iterations)
+
+
+def test_non_convergence_is_reported_and_raised_on_request():
+    x, info = fixed_point_info(cos_map, jnp.asarray(1.0), jnp.asarray(0.0), method="iterate", maxiter=3)
+    assert not bool(info.converged) and int(info.iterations) == 3 and float(info.residual) > 1e-3
+    with pytest.raises(ConvergenceError, match="not converged") as excinfo:
+        fixed_point(cos_map, jnp.asarray(1.0), jnp.asarray(0.0), method="iterate", maxiter=3,
+                    raise_on_failure=True)
+    assert float(excinfo.value.state) == pytest.approx(float(x))
+    with pytest.raises(InputError, match="raise_on_failure"):
+        jax.jit(lambda a: fixed_point(cos_map, a, jnp.asarray(0.0), raise_on_failure=True))(1.0)
+
+
+def test_bad_input_raises_before_iterating():
+    with pytest.raises(InputError, match="callable"):
+        fixed_point("not a function", 1.0, jnp.zeros(2))
+    with pytest.raises(InputError, match="structure, shapes and dtypes"):
+        fixed_point(lambda x, p: x[:1], 1.0, jnp.zeros(2))
+    with pytest.raises(InputError, match="structure, shapes and dtypes"):
+        fixed_point(lambda x, p: {"a": x}, 1.0, jnp.zeros(2))
+    with pytest.raises(InputError, match="structure, shapes and dtypes"):
+        fixed_point(lambda x, p: x * 1j, 1.0, jnp.zeros(2))
+    with pytest.raises(InputError, match="failed"):
+        fixed_point(lambda x, p: x @ jnp.ones((3, 3)), 1.0, jnp.zeros(2))
+    with pytest.raises(InputError, match="method"):
+        fixed_point(cos_map, 1.0, jnp.zeros(2), method="newton")
+    with pytest.raises(InputError, match="maxiter"):
+        fixed_point(cos_map, 1.0, jnp.zeros(2), maxiter=0)
+    with pytest.raises(InputError, match="float or complex"):
+        fixed_point(cos_map, 1.0, jnp.zeros(2, jnp.int32))
