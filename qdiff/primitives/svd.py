@@ -37,8 +37,10 @@ This is the eigenvector rule of the Hermitian dilation :math:`\begin{pmatrix}0&A
   coupling :math:`1/(s_j^2 - s_i^2)` to discarded ones (the cut must fall between distinct values).
 * Second derivatives: as in ``eigh``, the couplings are differentiated as solutions of the
   Sylvester equations they solve, with the full block :math:`d(U^\dagger A V)` inside each
-  degenerate cluster, so grad-of-grad does not depend on the basis chosen inside a degenerate
-  singular subspace.
+  degenerate cluster and the couplings :math:`d[(1-UU^\dagger)AV]`, :math:`d[(1-VV^\dagger)A^\dagger U]`
+  between zero singular vectors and the complements (zero-valued carriers whose derivatives are
+  exactly the dilation's missing in-cluster elements), so grad-of-grad does not depend on the basis
+  chosen inside a degenerate singular subspace, rank-deficient input included.
 
 Limits: as for ``eigh``, at an exact degeneracy only losses that depend on each degenerate singular
 subspace through its projectors and the singular-value sum are differentiable from
@@ -95,15 +97,24 @@ def _svd_jvp(eps, primals, tangents):
     dm = m - _sg(m)
     l_s, l_a = _herm(dm), _anti(dm)
     x1, x2 = f_minus * p_s, f_plus * p_a
-    q1 = p_s + (l_s @ x1 - x1 @ l_s) - (l_a @ x2 + x2 @ l_a)
-    q2 = p_a - (l_s @ x2 + x2 @ l_s) + (l_a @ x1 - x1 @ l_a)
+    # Zero-valued carriers of the couplings to the complements of span(U) and span(V) (the null
+    # spaces of A† and A): non-zero derivatives only next to zero singular values.
+    y_u = (da @ v - u @ p) * s_inv[..., None, :]  # (1 - UU†) dA V S^-1
+    y_v = (_mH(da) @ u - v @ _mH(p)) * s_inv[..., None, :]  # (1 - VV†) dA† U S^-1
+    g_u = a @ v - u @ m
+    g_v = _mH(a) @ u - v @ _mH(m)
+    dg_u, dg_v = g_u - _sg(g_u), g_v - _sg(g_v)
+    q1 = (p_s + (l_s @ x1 - x1 @ l_s) - (l_a @ x2 + x2 @ l_a)
+          + _herm(_mH(dg_u) @ y_u) + _herm(_mH(dg_v) @ y_v))
+    q2 = (p_a - (l_s @ x2 + x2 @ l_s) + (l_a @ x1 - x1 @ l_a)
+          - _anti(_mH(dg_u) @ y_u) + _anti(_mH(dg_v) @ y_v))
     j_u = f_minus * q1 + f_plus * q2
     j_v = f_minus * q1 - f_plus * q2
     # S^{-1} to first order in dm: (S + dM)^{-1} = S^{-1} - S^{-1} dM S^{-1}.
     m_inv = jnp.eye(r, dtype=dtype) * s_inv[..., None, :] - s_inv[..., :, None] * dm * s_inv[..., None, :]
 
-    du = u @ j_u + (da @ v - u @ p) @ m_inv
-    dv = v @ j_v + (_mH(da) @ u - v @ _mH(p)) @ _mH(m_inv)
+    du = u @ j_u + (da @ v - u @ p) @ m_inv + (dg_u @ (x1 - x2)) * s_inv[..., None, :]
+    dv = v @ j_v + (_mH(da) @ u - v @ _mH(p)) @ _mH(m_inv) + (dg_v @ (x1 + x2)) * s_inv[..., None, :]
     ds = jnp.real(jnp.diagonal(p, axis1=-2, axis2=-1))
     return (u, s, vh), (du, ds, _mH(dv))
 
@@ -158,8 +169,9 @@ def _examples(key):
          _matrix_with_singular_values(k[3], 4, 6, [3, 2, 2, 2], True), None),
         ("nearly degenerate complex 6x4, s=(3,3+1e-9,2,1)",
          _matrix_with_singular_values(k[4], 6, 4, [3 + 1e-9, 3, 2, 1], True), None),
-        ("rank-deficient real 4x4, s=(2,1,0,0)", _matrix_with_singular_values(k[5], 4, 4, [2, 1, 0, 0], False), None),
-        ("rank-deficient complex 4x4, s=(3,3,1,0)", _matrix_with_singular_values(k[6], 4, 4, [3, 3, 1, 0], True), None),
+        ("rank-deficient real 6x4, s=(2,1,0,0)", _matrix_with_singular_values(k[5], 6, 4, [2, 1, 0, 0], False), None),
+        ("rank-deficient complex wide 4x6, s=(3,3,1,0)",
+         _matrix_with_singular_values(k[6], 4, 6, [3, 3, 1, 0], True), None),
         ("truncated k=3 complex 6x4, s=(3,3,2,0.5)",
          _matrix_with_singular_values(k[7], 6, 4, [3, 3, 2, 0.5], True), 3),
     ]
