@@ -5,16 +5,18 @@ Public API:
     :class:`Case` — the registry;
   * :func:`check`, :func:`check_all` — the finite-difference harness;
   * :func:`eigh` — Hermitian eigendecomposition with a degeneracy-safe derivative rule;
-  * :func:`svd` — thin (optionally truncated) SVD with degeneracy/rank-deficiency-safe rule.
+  * :func:`svd` — thin (optionally truncated) SVD with degeneracy/rank-deficiency-safe rule;
+  * :func:`qr` — reduced QR (tall, square, wide) with real non-negative ``diag(r)``.
 """
 
 from .check import CaseReport, CheckReport, check, check_all
 from .registry import Case, Primitive, get, names, register, registry
 from .eigh import eigh
 from .svd import svd
+from .qr import qr
 
 __all__ = [
     "Case", "Primitive", "register", "registry", "get", "names",
     "check", "check_all", "CheckReport", "CaseReport",
-    "eigh", "svd",
+    "eigh", "svd", "qr",
 ]
