@@ -65,7 +65,8 @@ _sg = jax.lax.stop_gradient
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _svd_thin(a, eps):
-    return jnp.linalg.svd(a, full_matrices=False)
+    u, s, vh = jnp.linalg.svd(a, full_matrices=False)
+    return u, s, vh
 
 
 def _herm(x):
@@ -143,6 +144,7 @@ def _c(x):
     return x - jnp.sin(2.0 * jnp.pi * x) / (2.0 * jnp.pi)
 
 
+@jax.jit
 def _probe(outputs):
     r"""Gauge-invariant probe :math:`\sum_i h(s_i) + \operatorname{Re}\operatorname{tr}(U c(S) V^\dagger B)`.
 
@@ -199,6 +201,11 @@ def svd(a, *, k: int | None = None, eps: float = 1e-12):
     a = _check_matrix(a, "a", "svd")
     eps = _check_eps(eps, "svd")
     k = _check_k(k, min(a.shape[-2], a.shape[-1]))
+    return _svd_value(a, k, eps)
+
+
+@partial(jax.jit, static_argnums=(1, 2))
+def _svd_value(a, k, eps):
     u, s, vh = _svd_thin(a, eps)
     if k is not None:
         u, s, vh = u[..., :, :k], s[..., :k], vh[..., :k, :]
