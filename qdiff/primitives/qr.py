@@ -110,7 +110,8 @@ def _examples(key):
     return [Case(label, (a,)) for label, a in cases]
 
 
-@register("qr", examples=_examples, probe=_probe, reference=_reference, order=2, modes=("fwd", "rev"))
+@register("qr", examples=_examples, probe=_probe, reference=_reference, order=2, modes=("fwd", "rev"),
+          tags=("slow",))
 def qr(a):
     r"""Reduced QR decomposition :math:`A = QR` with real, non-negative ``diag(r)``, batched.
 

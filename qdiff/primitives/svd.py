@@ -180,7 +180,7 @@ def _examples(key):
     return [Case(label, (a,), kwargs={} if kk is None else {"k": kk}) for label, a, kk in cases]
 
 
-@register("svd", examples=_examples, probe=_probe, order=2, modes=("fwd", "rev"))
+@register("svd", examples=_examples, probe=_probe, order=2, modes=("fwd", "rev"), tags=("slow",))
 def svd(a, *, k: int | None = None, eps: float = 1e-12):
     r"""Thin singular value decomposition :math:`A = U \operatorname{diag}(s) V^\dagger`, batched.
 
