@@ -112,7 +112,6 @@ def _examples(key):
     cases = [
         ("random real symmetric 6x6", 0.5 * (sym + sym.T)),
         ("random complex Hermitian 6x6", 0.5 * (her + _mH(her))),
-        ("degenerate real 6x6, spectrum (1,1,2,3,3,3)", _hermitian_with_spectrum(k[2], degenerate, False)),
         ("degenerate complex 6x6, spectrum (1,1,2,3,3,3)", _hermitian_with_spectrum(k[3], degenerate, True)),
         ("nearly degenerate real 6x6, gaps 1e-9", _hermitian_with_spectrum(k[4], near, False)),
         ("nearly degenerate complex 6x6, gaps 1e-9", _hermitian_with_spectrum(k[5], near, True)),

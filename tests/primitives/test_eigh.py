@@ -77,7 +77,7 @@ def test_values_match_numpy_batched_complex():
 def test_eigenvalue_sum_gradient_is_the_exact_matrix_function(matrices, name):
     """d tr sin(πA)/dA = π cos(πA)^T (Daleckii–Krein), exactly degenerate or not."""
     a = matrices[name]
-    g = jax.grad(_sum_sin)(a)
+    g = jax.jit(jax.grad(_sum_sin))(a)
     exact = np.pi * _matrix_function(a, lambda w: np.cos(np.pi * w)).T
     # JAX's gradient G pairs with a direction T as Re Σ G·T, so G = π cos(πA)^T also for complex A.
     np.testing.assert_allclose(g, exact, atol=1e-9)
@@ -88,21 +88,21 @@ def test_invariant_loss_gradients_match_fd(matrices, name):
     a = matrices[name]
     loss = lambda x: _projector(x) + _flat_trace(x)
     t = random_direction(1, a.shape, np.iscomplexobj(a), hermitian=True)
-    g = jax.grad(loss)(a)
+    g = jax.jit(jax.grad(loss))(a)
     assert np.all(np.isfinite(np.asarray(g)))
     fd = central_difference(jax.jit(loss), a, t)
     assert rel(directional(g, t), fd) < 1e-7
     # forward mode agrees with reverse mode
-    _, d_fwd = jax.jvp(loss, (a,), (t,))
+    _, d_fwd = jax.jit(lambda x, y: jax.jvp(loss, (x,), (y,)))(a, t)
     assert rel(float(d_fwd), directional(g, t)) < 1e-10
 
 
 def test_native_jax_fails_where_ours_is_exact():
     """jnp.linalg.eigh gives NaN for a projector onto a degenerate eigenspace; ours the exact value."""
     a = jnp.diag(jnp.asarray(DEGENERATE))  # exactly degenerate eigenvalues, as LAPACK returns them
-    native = jax.grad(lambda x: _projector(x, jnp.linalg.eigh))(a)
+    native = jax.jit(jax.grad(lambda x: _projector(x, jnp.linalg.eigh)))(a)
     assert not np.all(np.isfinite(np.asarray(native)))
-    native_sum = jax.grad(lambda x: _flat_trace(x, jnp.linalg.eigh))(a)
+    native_sum = jax.jit(jax.grad(lambda x: _flat_trace(x, jnp.linalg.eigh)))(a)
     assert not np.all(np.isfinite(np.asarray(native_sum)))
     # Exact gradient of tr(P B) for the projector P onto span(e4, e5, e6) of diag(λ):
     # dP = sum_{i in S, j not in S} (e_j e_i^T + e_i e_j^T) dA_ji / (λ_i - λ_j), so
@@ -112,7 +112,7 @@ def test_native_jax_fails_where_ours_is_exact():
     for i in range(3, 6):
         for j in range(3):
             exact[j, i] = exact[i, j] = float(B[i, j]) / (lam[i] - lam[j])
-    ours = jax.grad(_projector)(a)
+    ours = jax.jit(jax.grad(_projector))(a)
     # symmetrised input: the gradient of L(sym(A)) is sym of the gradient
     np.testing.assert_allclose(ours, exact, atol=1e-12)
 
@@ -132,7 +132,7 @@ def test_second_derivative_exact_for_eigenvalue_sum_away_from_degeneracy():
     a = jnp.asarray(z + z.T)
     t = random_direction(4, (6, 6), hermitian=True)
     loss = lambda x: jnp.sum(jnp.exp(0.3 * eigh(x)[0]))
-    ad2 = float(jnp.sum(jax.grad(lambda x: jnp.sum(jax.grad(loss)(x) * t))(a) * t))
+    ad2 = float(jnp.sum(jax.jit(jax.grad(lambda x: jnp.sum(jax.grad(loss)(x) * t)))(a) * t))
     from scipy.linalg import expm
     exact_tr = lambda s: np.trace(expm(0.3 * (np.asarray(a) + s * np.asarray(t))))
     h = 1e-3
