@@ -40,7 +40,7 @@ def test_values_and_gauge(shape):
     np.testing.assert_allclose(qj, q, atol=1e-13)
 
 
-@pytest.mark.parametrize("shape, cplx", [((6, 4), False), ((4, 6), True)])
+@pytest.mark.parametrize("shape, cplx", [((4, 6), True)])
 def test_gradient_and_second_derivative_match_fd(shape, cplx):
     rng = np.random.default_rng(2)
     a = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if cplx else 0)
