@@ -7,6 +7,9 @@ Public API:
   * :func:`linear_solve` — differentiable CG / GMRES / dense solves with matrix-free operators;
   * :func:`fixed_point`, :func:`fixed_point_info` — implicitly differentiated fixed points;
   * :func:`anderson_init`, :func:`anderson_step` — Anderson (Pulay) acceleration on flat vectors.
+  * :func:`eigh` — Hermitian eigendecomposition with a degeneracy-safe derivative rule;
+  * :func:`svd` — thin (optionally truncated) SVD with degeneracy/rank-deficiency-safe rule;
+  * :func:`qr` — reduced QR (tall, square, wide) with real non-negative ``diag(r)``.
 """
 
 from .check import CaseReport, CheckReport, check, check_all
@@ -14,10 +17,14 @@ from .registry import Case, Primitive, get, names, register, registry
 from .anderson import AndersonState, anderson_init, anderson_step
 from .linear_solve import linear_solve
 from .fixed_point import FixedPointInfo, fixed_point, fixed_point_info
+from .eigh import eigh
+from .svd import svd
+from .qr import qr
 
 __all__ = [
     "Case", "Primitive", "register", "registry", "get", "names",
     "check", "check_all", "CheckReport", "CaseReport",
     "linear_solve", "fixed_point", "fixed_point_info", "FixedPointInfo",
     "AndersonState", "anderson_init", "anderson_step",
+    "eigh", "svd", "qr",
 ]
