@@ -35,9 +35,11 @@ import jax.numpy as jnp
 from jax import lax
 
 from .. import primitives as _prims
+from ..primitives.registry import Case, register
 from ..errors import InputError
 from ..precision import require_x64
-from .ipeps import CTMEnv, initial_env
+from .ipeps import CTMEnv, double_layer, initial_env, random_tensor, symmetrize
+from .ising_tensors import ising_peps_tensor
 
 # Relative gap below which two kept corner eigenvalues are treated as degenerate.
 _DEGENERACY_TOL = 1e-9
@@ -225,6 +227,13 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
     _validate(a, chi, tol, max_iter, gradient, steps)
     if env0 is None:
         env0 = initial_env(lax.stop_gradient(a), chi)
+    return _ctmrg_jit(a, env0, chi=chi, tol=float(tol), max_iter=max_iter, gradient=gradient, steps=steps,
+                      adjoint_tol=None if adjoint_tol is None else float(adjoint_tol))
+
+
+@partial(jax.jit, static_argnames=("chi", "tol", "max_iter", "gradient", "steps", "adjoint_tol"))
+def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol):
+    """The compiled body of :func:`ctmrg_info` (one compilation per option set and shape)."""
     if gradient == "unrolled":
         step = jax.checkpoint(lambda env, _: (_step(env, a, chi)[0], None))
         env_prev, _ = lax.scan(step, env0, None, length=steps - 1)
@@ -234,13 +243,57 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
     env_fwd, info = _forward(lax.stop_gradient(a), env0, chi, tol, max_iter)
     env_fwd = lax.stop_gradient(env_fwd)
     env = _prims.fixed_point(lambda e, p: _step(e, p, chi)[0], a, env_fwd, method="iterate",
-                             tol=tol, maxiter=20, adjoint_tol=adjoint_tol,
-                             adjoint_maxiter=None)
+                             tol=tol, maxiter=max_iter, adjoint_tol=adjoint_tol)
     return env, info
 
 
+_EXAMPLE_CHI = 6
+
+
+def _z2_c4v_project(t):
+    """Tangent projection onto C4v- and Z2-symmetric tensors (Z2: flip every index of a D=2 tensor)."""
+    (A,) = t
+    A = symmetrize(A)
+    return (0.5 * (A + jnp.flip(A)),)
+
+
+def _examples(key):
+    """A generic D=2 state, and the Z2-symmetric Ising PEPS in its ordered phase (β = 0.6).
+
+    The second one's environment has exactly degenerate pairs in its corner spectrum; its
+    tangents are kept Z2-symmetric so the degeneracy persists along the finite differences.
+    """
+    A = random_tensor(key, 2, 2)
+    A = A + 0.4 * ising_peps_tensor(0.25)  # short correlation length: CTMRG converges quickly
+    call = lambda fn, A: (fn(double_layer(symmetrize(A)), _EXAMPLE_CHI, tol=1e-12, max_iter=300), symmetrize(A))
+    return [
+        Case("random C4v D=2 state, chi=6", (A / jnp.linalg.norm(A),), call=call, project=lambda t: (symmetrize(t[0]),),
+             fd_step=1e-3, check_vmap=False),
+        Case("Z2 Ising PEPS beta=0.6, degenerate corner spectrum, chi=6", (ising_peps_tensor(0.6),), call=call,
+             project=_z2_c4v_project, fd_step=1e-3, check_vmap=False),
+    ]
+
+
+def _probe(outputs):
+    """Norm per site ``ln κ`` plus a nearest-neighbour correlator: gauge-invariant functions of the environment."""
+    from .observables import log_kappa, rdm_nn
+
+    env, A = outputs
+    rho = rdm_nn(A, env)
+    zz = jnp.diag(jnp.array([1.0, -1.0, -1.0, 1.0]))
+    xx = jnp.kron(jnp.array([[0.0, 1.0], [1.0, 0.0]]), jnp.array([[0.0, 1.0], [1.0, 0.0]]))
+    return log_kappa(double_layer(A), env) + jnp.sum(rho * (zz + 0.5 * xx))
+
+
+def _unrolled_reference(a, chi, **options):
+    options = {k: v for k, v in options.items() if k not in ("gradient", "steps")}
+    return ctmrg_info(a, chi, gradient="unrolled", steps=120, **options)[0]
+
+
+@register("tensornet.ctmrg", examples=_examples, probe=_probe, reference=_unrolled_reference, rtol=1e-5,
+          tags=("slow",))
 def ctmrg(a: jax.Array, chi: int, **options) -> CTMEnv:
-    """Converged C4v CTMRG environment of ``a``; see :func:`ctmrg_info` for the options."""
+    """Converged C4v CTMRG environment of ``a`` (fixed-point gradient); see :func:`ctmrg_info`."""
     return ctmrg_info(a, chi, **options)[0]
 
 
