@@ -26,7 +26,7 @@ from .ctmrg import ctmrg_info
 from .ipeps import CTMEnv, double_layer, initial_env, random_tensor, symmetrize, validate_tensor
 from .lbfgs import LBFGSState, init_state, lbfgs_step
 from .models import Model, get_model
-from .observables import correlation_length, energy_per_site, magnetization
+from .observables import bond_energy, correlation_length, energy_per_site, magnetization
 
 logger = logging.getLogger(__name__)
 
@@ -123,13 +123,16 @@ class IPEPSResult:
     chi: int = 0
 
 
-def _value_and_grad(model: Model, chi: int, shape, ctm_options: dict) -> Callable:
-    """The jitted ``(x, env0) -> ((e, (env, info)), grad)`` compiled once per run."""
+def _energy_of_params(x, C0, T0, h_nn, h_nnn, *, shape, chi, tol, max_iter):
+    A = symmetrize(x.reshape(shape))
+    A = A / jnp.linalg.norm(A)
+    env, info = ctmrg_info(double_layer(A), chi, env0=CTMEnv(C0, T0), tol=tol, max_iter=max_iter)
+    return bond_energy(A, env, h_nn, h_nnn), (env, info)
 
-    def energy(x, C0, T0):
-        return ipeps_energy(x.reshape(shape), model, chi, env0=CTMEnv(C0, T0), **ctm_options)
 
-    return jax.jit(jax.value_and_grad(energy, has_aux=True))
+# one compiled program per (shape, chi, options): JAX's jit cache reuses it across runs
+_energy_value_and_grad = jax.jit(jax.value_and_grad(_energy_of_params, has_aux=True),
+                                 static_argnames=("shape", "chi", "tol", "max_iter"))
 
 
 def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, steps: int = 100,
@@ -183,13 +186,15 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
     A0 = np.asarray(symmetrize(jnp.asarray(A0)))
     A0 = A0 / np.linalg.norm(A0)
     shape = A0.shape
-    ctm_options = {"tol": ctm_tol, "max_iter": ctm_max_iter}
-    vg = _value_and_grad(model, chi, shape, ctm_options)
+    statics = {"shape": tuple(shape), "chi": int(chi), "tol": float(ctm_tol), "max_iter": int(ctm_max_iter)}
+    h_nn = jnp.asarray(model.h_nn)
+    h_nnn = None if model.h_nnn is None else jnp.asarray(model.h_nnn)
     env_start = initial_env(double_layer(jnp.asarray(A0)), chi)
     info_last: dict = {}
 
     def fun(x, aux):
-        (e, (env, info)), g = vg(jnp.asarray(x), jnp.asarray(aux["C"]), jnp.asarray(aux["T"]))
+        (e, (env, info)), g = _energy_value_and_grad(jnp.asarray(x), jnp.asarray(aux["C"]), jnp.asarray(aux["T"]),
+                                                     h_nn, h_nnn, **statics)
         info_last["ctm_iterations"] = int(info.iterations)
         return float(e), np.asarray(g, dtype=np.float64).ravel(), {"C": np.asarray(env.C), "T": np.asarray(env.T)}
 

@@ -71,9 +71,14 @@ def rdm_diagonal(A: jax.Array, env: CTMEnv) -> jax.Array:
 
 def energy_per_site(A: jax.Array, env: CTMEnv, model: Model) -> jax.Array:
     """Energy per site ``e = 2 Tr(ρ_nn h_nn) + 2 Tr(ρ_diag h_nnn)`` (units of the model's couplings)."""
-    e = 2.0 * jnp.real(jnp.sum(rdm_nn(A, env) * jnp.asarray(model.h_nn).T))
-    if model.h_nnn is not None:
-        e = e + 2.0 * jnp.real(jnp.sum(rdm_diagonal(A, env) * jnp.asarray(model.h_nnn).T))
+    return bond_energy(A, env, model.h_nn, model.h_nnn)
+
+
+def bond_energy(A: jax.Array, env: CTMEnv, h_nn: jax.Array, h_nnn: jax.Array | None = None) -> jax.Array:
+    """``2 Tr(ρ_nn h_nn) + 2 Tr(ρ_diag h_nnn)`` for bond terms given as arrays (jit-friendly)."""
+    e = 2.0 * jnp.real(jnp.sum(rdm_nn(A, env) * jnp.asarray(h_nn).T))
+    if h_nnn is not None:
+        e = e + 2.0 * jnp.real(jnp.sum(rdm_diagonal(A, env) * jnp.asarray(h_nnn).T))
     return e
 
 
@@ -151,5 +156,5 @@ def correlation_length(a: jax.Array, env: CTMEnv) -> float:
     return float(-1.0 / np.log(ratio))
 
 
-__all__ = ["rdm_nn", "rdm_diagonal", "energy_per_site", "magnetization", "log_kappa",
+__all__ = ["rdm_nn", "rdm_diagonal", "energy_per_site", "bond_energy", "magnetization", "log_kappa",
            "transfer_spectrum", "correlation_length"]
