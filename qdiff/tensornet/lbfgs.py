@@ -16,6 +16,7 @@ The two-loop recursion is Nocedal & Wright, *Numerical Optimization*, Alg. 7.4.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -132,9 +133,11 @@ def lbfgs_step(fun: Callable, state: LBFGSState) -> tuple[LBFGSState, bool]:
         if np.dot(p, state.g) >= 0:  # not a descent direction: fall back to steepest descent
             p = -state.g / max(np.linalg.norm(state.g), 1e-300)
         cache[state.x.tobytes()] = (state.f, state.g, state.aux)
-        alpha, _, _, f_new, _, _ = line_search(f, fprime, state.x, p, gfk=state.g, old_fval=float(state.f),
-                                               old_old_fval=float(state.f_prev), c1=1e-4, c2=0.9,
-                                               maxiter=20)
+        with warnings.catch_warnings():  # a failed search is handled below (steepest-descent retry, then stop)
+            warnings.filterwarnings("ignore", message="The line search algorithm")
+            alpha, _, _, f_new, _, _ = line_search(f, fprime, state.x, p, gfk=state.g, old_fval=float(state.f),
+                                                   old_old_fval=float(state.f_prev), c1=1e-4, c2=0.9,
+                                                   maxiter=20)
         if alpha is not None and np.isfinite(f_new):
             break
     else:
