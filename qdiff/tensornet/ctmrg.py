@@ -1,0 +1,300 @@
+"""Symmetric (C4v) corner-transfer-matrix renormalisation group with implicit gradients.
+
+One CTMRG step (Nishino–Okunishi; the C4v form of Liao et al., PRX 9, 031041 (2019)):
+
+1. enlarged corner ``M[(α,r),(β,d)] = Σ C[γ,δ] T[γ,u,α] T[δ,l,β] a[u,l,d,r]``,
+   a symmetric ``χD² × χD²`` matrix;
+2. ``M = V diag(w) Vᵀ`` with the registry's :func:`qdiff.primitives.eigh`; keep the χ
+   eigenpairs of largest ``|w|`` as the isometry ``P``;
+3. ``C' = Pᵀ M P = diag(w)``, ``T' = Pᵀ (T a) P``; both normalised to unit Frobenius norm.
+
+**Gauge.**  Eigenvectors are defined up to sign, and up to a rotation inside a
+degenerate eigenspace, so the raw step reproduces a converged environment only up
+to a gauge transformation ``(C, T) → (Uᵀ C U, Uᵀ T U)``.  The implicit-function
+derivative needs an exact fixed point, so every step ends in a *canonical gauge*
+that depends only on the gauge class of its output: the kept eigenvalues are
+ordered by value (degenerate ones adjacent); inside each degenerate block the basis
+diagonalises the block of ``X = Σ_s r_s T'[:, s, :]`` for a fixed generic vector
+``r``; finally each basis vector's sign is chosen so that the resolvent vector
+``(c − X)⁻¹ e₀`` is non-negative.  The step map is then invariant under gauge
+transformations of its input, so at convergence ``f(env, a) = env`` holds exactly
+(to rounding), gauge directions lie in the kernel of its Jacobian, and
+:func:`qdiff.primitives.fixed_point` differentiates it by the implicit-function
+theorem with memory independent of the number of CTMRG iterations.
+
+Convergence is judged on the corner spectrum (the normalised ``|diag C|``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .. import primitives as _prims
+from ..primitives.registry import Case, register
+from ..errors import InputError
+from ..precision import require_x64
+from .ipeps import CTMEnv, double_layer, initial_env, random_tensor, symmetrize
+from .ising_tensors import ising_peps_tensor
+
+# Relative gap below which two kept corner eigenvalues are treated as degenerate.
+_DEGENERACY_TOL = 1e-9
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class CTMInfo:
+    """Diagnostics of a CTMRG run.
+
+    Attributes:
+      iterations: CTMRG steps taken by the forward iteration.
+      spectrum_change: last change ``‖s_k − s_{k−1}‖₁`` of the normalised corner spectrum.
+      converged: ``spectrum_change ≤ tol``.
+      truncation: discarded weight ``Σ_{discarded} w² / Σ w²`` of the last step.
+    """
+
+    iterations: jax.Array
+    spectrum_change: jax.Array
+    converged: jax.Array
+    truncation: jax.Array
+
+
+def _probe_vector(n: int, dtype) -> jax.Array:
+    """A fixed, generic weight vector on the bulk leg (no symmetric structure)."""
+    k = jnp.arange(n, dtype=dtype)
+    return 1.0 / (k + jnp.pi) + 0.1 * jnp.cos(2.399963 * k + 0.3)
+
+
+def _enlarged_corner(C, T, a):
+    """``M[(α,r),(β,d)]`` as a (χD², χD²) matrix (symmetrised)."""
+    chi, D2 = T.shape[0], T.shape[1]
+    CT = jnp.einsum("gd,gua->dua", C, T)
+    CTT = jnp.einsum("dua,dlb->ualb", CT, T)
+    M = jnp.einsum("ualb,uldr->arbd", CTT, a).reshape(chi * D2, chi * D2)
+    return 0.5 * (M + M.T)
+
+
+def _renormalised_edge(P, T, a):
+    """``T'[i, r, j] = Σ P[(α,u),i] T[α,l,β] a[u,l,d,r] P[(β,d),j]``."""
+    chi, D2 = T.shape[0], T.shape[1]
+    P3 = P.reshape(chi, D2, -1)
+    PT = jnp.einsum("aui,alb->uilb", P3, T)
+    PTa = jnp.einsum("uilb,uldr->ibdr", PT, a)
+    return jnp.einsum("ibdr,bdj->irj", PTa, P3)
+
+
+def _canonical_gauge(w, P, T_new):
+    """Rotate/sign the kept eigenvectors into the canonical gauge (see module docstring).
+
+    Args:
+      w: kept eigenvalues, ordered descending by value.
+      P: the matching eigenvectors (columns).
+      T_new: ``Pᵀ (T a) P`` in the basis of ``P``.
+
+    Returns:
+      ``T`` in the canonical basis (``C = diag(w)`` is unchanged by the rotation).
+    """
+    chi = w.shape[0]
+    r = _probe_vector(T_new.shape[1], T_new.dtype)
+    X = jnp.einsum("isj,s->ij", T_new, r)
+    X = 0.5 * (X + X.T)
+    # degenerate blocks of w (contiguous because w is sorted by value)
+    ws = lax.stop_gradient(w)
+    scale = jnp.maximum(jnp.max(jnp.abs(ws)), jnp.finfo(ws.dtype).tiny)
+    gaps = ws[:-1] - ws[1:]
+    new_block = jnp.concatenate([jnp.zeros((1,), jnp.int32),
+                                 (gaps > _DEGENERACY_TOL * scale).astype(jnp.int32)])
+    block = jnp.cumsum(new_block)
+    same = block[:, None] == block[None, :]
+    Xb = jnp.where(same, X, 0.0)
+    shift = 4.0 * (lax.stop_gradient(jnp.linalg.norm(X)) + 1.0)
+    _, Q = _prims.eigh(Xb + jnp.diag(shift * block.astype(X.dtype)))
+    # Q is block diagonal with the blocks in order; the sign of its columns is fixed below
+    T_rot = jnp.einsum("ai,asb,bj->isj", Q, T_new, Q)
+    Xr = lax.stop_gradient(jnp.einsum("isj,s->ij", T_rot, r))
+    # resolvent vector (c − X)⁻¹ e₀ = Σ_n Xⁿ e₀ / c^{n+1} (Neumann series; ‖X‖/c ≤ 1/2)
+    Xc = Xr / (2.0 * jnp.linalg.norm(Xr) + 1.0)
+    e0 = jnp.zeros((chi,), Xr.dtype).at[0].set(1.0)
+    _, v = lax.fori_loop(0, 2 * chi + 8, lambda _, s: (Xc @ s[0], s[1] + Xc @ s[0]), (e0, e0))
+    sigma = jnp.where(v >= 0, 1.0, -1.0).astype(T_new.dtype)
+    return T_rot * sigma[:, None, None] * sigma[None, None, :]
+
+
+def _step(env: CTMEnv, a: jax.Array, chi: int) -> tuple[CTMEnv, jax.Array]:
+    """One canonical-gauge CTMRG step; returns ``(new_env, discarded_weight)``."""
+    M = _enlarged_corner(env.C, env.T, a)
+    w_all, V = _prims.eigh(M)
+    n = w_all.shape[0]
+    keep = min(chi, n)
+    order = jnp.argsort(-jnp.abs(lax.stop_gradient(w_all)))[:keep]
+    # among the kept ones, order by value so degenerate eigenvalues are adjacent
+    order = order[jnp.argsort(-lax.stop_gradient(w_all)[order])]
+    w = w_all[order]
+    P = V[:, order]
+    T_new = _renormalised_edge(P, env.T, a)
+    T_new = _canonical_gauge(w, P, T_new)
+    if keep < chi:  # χ larger than χD²: pad with zeros (only for tiny toy cases)
+        w = jnp.pad(w, (0, chi - keep))
+        T_new = jnp.pad(T_new, ((0, chi - keep), (0, 0), (0, chi - keep)))
+    total = jnp.sum(w_all ** 2)
+    kept = jnp.sum(w ** 2)
+    C_new = jnp.diag(w / jnp.linalg.norm(w))
+    T_new = T_new / jnp.linalg.norm(T_new)
+    return CTMEnv(C_new, T_new), lax.stop_gradient(1.0 - kept / total)
+
+
+def ctm_step(env: CTMEnv, a: jax.Array) -> CTMEnv:
+    """One symmetric CTMRG step in the canonical gauge: the map whose fixed point is the environment."""
+    return _step(env, a, env.chi)[0]
+
+
+def corner_spectrum(env: CTMEnv) -> jax.Array:
+    """Normalised corner spectrum ``|diag C| / ‖diag C‖`` (descending for canonical environments)."""
+    s = jnp.abs(jnp.diag(env.C))
+    s = jnp.sort(s)[::-1]
+    return s / jnp.linalg.norm(s)
+
+
+def _forward(a, env0: CTMEnv, chi: int, tol: float, max_iter: int):
+    """Iterate the CTMRG step until the corner spectrum changes by ≤ ``tol`` (``lax.while_loop``)."""
+
+    def cond(state):
+        _, _, k, change, _ = state
+        return (k < max_iter) & (change > tol)
+
+    def body(state):
+        env, spec, k, _, _ = state
+        env_new, trunc = _step(env, a, chi)
+        spec_new = corner_spectrum(env_new)
+        return env_new, spec_new, k + 1, jnp.sum(jnp.abs(spec_new - spec)), trunc
+
+    state0 = (env0, corner_spectrum(env0), jnp.zeros((), jnp.int32), jnp.asarray(jnp.inf, a.dtype),
+              jnp.zeros((), a.dtype))
+    env, _, k, change, trunc = lax.while_loop(cond, body, state0)
+    return env, CTMInfo(k, change, change <= tol, trunc)
+
+
+def _validate(a, chi, tol, max_iter, gradient, steps):
+    shape = jnp.shape(a)
+    if len(shape) != 4 or len(set(shape)) != 1:
+        raise InputError(f"a must be a rank-4 tensor with four equal legs (D², D², D², D²), got shape {shape}")
+    if jnp.iscomplexobj(a):
+        raise InputError("a must be real (the symmetric CTMRG here assumes a real C4v-symmetric tensor)")
+    if not isinstance(chi, int) or isinstance(chi, bool) or chi < 1:
+        raise InputError(f"chi must be a positive integer, got {chi!r}")
+    if not (tol > 0):
+        raise InputError(f"tol must be positive, got {tol!r}")
+    if not isinstance(max_iter, int) or max_iter < 1:
+        raise InputError(f"max_iter must be a positive integer, got {max_iter!r}")
+    if gradient not in ("fixed_point", "unrolled"):
+        raise InputError(f"gradient must be 'fixed_point' or 'unrolled', got {gradient!r}")
+    if not isinstance(steps, int) or steps < 1:
+        raise InputError(f"steps must be a positive integer, got {steps!r}")
+
+
+def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 200,
+               gradient: str = "fixed_point", steps: int = 40, adjoint_tol: float | None = None,
+               env0: CTMEnv | None = None) -> tuple[CTMEnv, CTMInfo]:
+    """Converged C4v CTMRG environment of the double-layer tensor ``a`` and diagnostics.
+
+    Args:
+      a: C4v-symmetric real tensor ``a[u, l, d, r]`` (a double layer, or a classical
+        Boltzmann-weight tensor), legs of equal dimension.
+      chi: environment (boundary) bond dimension χ.
+      tol: forward convergence threshold on the change of the normalised corner spectrum
+        (ℓ¹ norm) between steps; also the residual target of the fixed-point polish.
+      max_iter: most forward CTMRG steps.
+      gradient: ``"fixed_point"`` (default) — forward iteration without AD, then the
+        implicit-function derivative of :func:`qdiff.primitives.fixed_point` (memory
+        independent of the iteration count); ``"unrolled"`` — exactly ``steps`` CTMRG
+        steps differentiated by plain reverse-mode AD, each step rematerialised
+        (``jax.checkpoint``), memory growing with ``steps``.
+      steps: number of steps of the ``"unrolled"`` mode.
+      adjoint_tol: relative tolerance of the adjoint (GMRES) solve; default ``tol``.
+      env0: starting environment (default :func:`~qdiff.tensornet.ipeps.initial_env`).
+
+    Returns:
+      ``(env, info)``; ``env`` is in the canonical gauge, ``info`` a :class:`CTMInfo`.
+
+    Raises:
+      InputError: malformed ``a`` or options.
+    """
+    require_x64("ctmrg")
+    _validate(a, chi, tol, max_iter, gradient, steps)
+    if env0 is None:
+        env0 = initial_env(lax.stop_gradient(a), chi)
+    return _ctmrg_jit(a, env0, chi=chi, tol=float(tol), max_iter=max_iter, gradient=gradient, steps=steps,
+                      adjoint_tol=None if adjoint_tol is None else float(adjoint_tol))
+
+
+@partial(jax.jit, static_argnames=("chi", "tol", "max_iter", "gradient", "steps", "adjoint_tol"))
+def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol):
+    """The compiled body of :func:`ctmrg_info` (one compilation per option set and shape)."""
+    if gradient == "unrolled":
+        step = jax.checkpoint(lambda env, _: (_step(env, a, chi)[0], None))
+        env_prev, _ = lax.scan(step, env0, None, length=steps - 1)
+        env, trunc = _step(env_prev, a, chi)
+        change = jnp.sum(jnp.abs(corner_spectrum(env) - corner_spectrum(env_prev)))
+        return env, CTMInfo(jnp.asarray(steps), lax.stop_gradient(change), change <= tol, trunc)
+    env_fwd, info = _forward(lax.stop_gradient(a), env0, chi, tol, max_iter)
+    env_fwd = lax.stop_gradient(env_fwd)
+    env = _prims.fixed_point(lambda e, p: _step(e, p, chi)[0], a, env_fwd, method="iterate",
+                             tol=tol, maxiter=max_iter, adjoint_tol=adjoint_tol)
+    return env, info
+
+
+_EXAMPLE_CHI = 6
+
+
+def _z2_c4v_project(t):
+    """Tangent projection onto C4v- and Z2-symmetric tensors (Z2: flip every index of a D=2 tensor)."""
+    (A,) = t
+    A = symmetrize(A)
+    return (0.5 * (A + jnp.flip(A)),)
+
+
+def _examples(key):
+    """A generic D=2 state, and the Z2-symmetric Ising PEPS in its ordered phase (β = 0.6).
+
+    The second one's environment has exactly degenerate pairs in its corner spectrum; its
+    tangents are kept Z2-symmetric so the degeneracy persists along the finite differences.
+    """
+    A = random_tensor(key, 2, 2)
+    A = A + 0.4 * ising_peps_tensor(0.25)  # short correlation length: CTMRG converges quickly
+    call = lambda fn, A: (fn(double_layer(symmetrize(A)), _EXAMPLE_CHI, tol=1e-12, max_iter=300), symmetrize(A))
+    return [
+        Case("random C4v D=2 state, chi=6", (A / jnp.linalg.norm(A),), call=call, project=lambda t: (symmetrize(t[0]),),
+             fd_step=1e-3, check_vmap=False),
+        Case("Z2 Ising PEPS beta=0.6, degenerate corner spectrum, chi=6", (ising_peps_tensor(0.6),), call=call,
+             project=_z2_c4v_project, fd_step=1e-3, check_vmap=False),
+    ]
+
+
+def _probe(outputs):
+    """Norm per site ``ln κ`` plus a nearest-neighbour correlator: gauge-invariant functions of the environment."""
+    from .observables import log_kappa, rdm_nn
+
+    env, A = outputs
+    rho = rdm_nn(A, env)
+    zz = jnp.diag(jnp.array([1.0, -1.0, -1.0, 1.0]))
+    xx = jnp.kron(jnp.array([[0.0, 1.0], [1.0, 0.0]]), jnp.array([[0.0, 1.0], [1.0, 0.0]]))
+    return log_kappa(double_layer(A), env) + jnp.sum(rho * (zz + 0.5 * xx))
+
+
+def _unrolled_reference(a, chi, **options):
+    options = {k: v for k, v in options.items() if k not in ("gradient", "steps")}
+    return ctmrg_info(a, chi, gradient="unrolled", steps=120, **options)[0]
+
+
+@register("tensornet.ctmrg", examples=_examples, probe=_probe, reference=_unrolled_reference, rtol=1e-5,
+          tags=("slow",))
+def ctmrg(a: jax.Array, chi: int, **options) -> CTMEnv:
+    """Converged C4v CTMRG environment of ``a`` (fixed-point gradient); see :func:`ctmrg_info`."""
+    return ctmrg_info(a, chi, **options)[0]
+
+
+__all__ = ["ctmrg", "ctmrg_info", "ctm_step", "corner_spectrum", "CTMInfo"]

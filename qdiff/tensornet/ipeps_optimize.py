@@ -1,0 +1,256 @@
+"""Variational energy of a C4v iPEPS and its L-BFGS minimisation (AD through CTMRG).
+
+The energy per site ``e(A)`` of the site tensor ``A`` is computed by symmetrising
+and normalising ``A``, converging the CTMRG environment of its double layer at
+dimension χ (:func:`qdiff.tensornet.ctmrg.ctmrg_info`), and contracting the
+reduced density matrices with the model's bond terms.  Its gradient comes from
+reverse-mode AD with the implicit-function (fixed-point) derivative of CTMRG.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..errors import CheckpointError, InputError
+from ..precision import require_x64
+from .ctmrg import ctmrg_info
+from .ipeps import CTMEnv, double_layer, initial_env, random_tensor, symmetrize, validate_tensor
+from .lbfgs import LBFGSState, init_state, lbfgs_step
+from .models import Model, get_model
+from .observables import bond_energy, correlation_length, energy_per_site, magnetization
+
+logger = logging.getLogger(__name__)
+
+_CHECKPOINT_SCHEMA = "qdiff.ipeps.checkpoint/1"
+
+
+def _resolve_model(model) -> Model:
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, str):
+        return get_model(model)
+    raise InputError(f"model must be a Model or a model name, got {type(model).__name__}")
+
+
+def _check_dims(D, chi):
+    for name, v in (("D", D), ("chi", chi)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise InputError(f"{name} must be a positive integer, got {v!r}")
+
+
+def ipeps_energy(A: jax.Array, model: Model | str, chi: int, *, env0: CTMEnv | None = None,
+                 **ctm_options) -> tuple[jax.Array, tuple[CTMEnv, Any]]:
+    """Energy per site of the C4v iPEPS with site tensor ``A``, and its environment.
+
+    Args:
+      A: real site tensor (d, D, D, D, D); it is symmetrised and normalised first, so
+        the gradient is that of ``e(sym(A)/‖sym(A)‖)``.
+      model: a :class:`~qdiff.tensornet.models.Model` or a built-in model name.
+      chi: environment dimension χ.
+      env0: warm-start environment (default: built from ``A``).
+      **ctm_options: passed to :func:`~qdiff.tensornet.ctmrg.ctmrg_info` (``tol``, ``max_iter``,
+        ``gradient``, ``steps``).
+
+    Returns:
+      ``(energy, (env, info))`` — differentiable in ``A`` (use ``has_aux=True``).
+    """
+    model = _resolve_model(model)
+    validate_tensor(A)
+    if A.shape[0] != model.d:
+        raise InputError(f"A has physical dimension {A.shape[0]}, model {model.name!r} needs {model.d}")
+    As = symmetrize(A)
+    As = As / jnp.linalg.norm(As)
+    env, info = ctmrg_info(double_layer(As), chi, env0=env0, **ctm_options)
+    return energy_per_site(As, env, model), (env, info)
+
+
+def evaluate_ipeps(A, model: Model | str, chi: int, *, correlation: bool = True, **ctm_options) -> dict:
+    """Energy per site, magnetisation ``|⟨S⟩|`` and correlation length of a C4v iPEPS.
+
+    Returns a dict with ``energy``, ``magnetization`` (staggered for sublattice-rotated
+    models), ``correlation_length`` (lattice spacings, if asked), ``ctm_iterations``,
+    ``ctm_converged`` and ``truncation`` (discarded corner weight).
+    """
+    require_x64("evaluate_ipeps")
+    model = _resolve_model(model)
+    _check_dims(A.shape[1] if np.ndim(A) == 5 else 1, chi)
+    A = jnp.asarray(A)
+    e, (env, info) = ipeps_energy(A, model, chi, **ctm_options)
+    As = symmetrize(A)
+    As = As / jnp.linalg.norm(As)
+    out = {"energy": float(e), "magnetization": float(magnetization(As, env)),
+           "ctm_iterations": int(info.iterations), "ctm_converged": bool(info.converged),
+           "truncation": float(info.truncation)}
+    if correlation:
+        out["correlation_length"] = correlation_length(double_layer(As), env)
+    return out
+
+
+@dataclass(frozen=True)
+class IPEPSResult:
+    """Outcome of :func:`optimize_ipeps`.
+
+    Attributes:
+      A: optimised site tensor (C4v-symmetric, unit norm), numpy (d, D, D, D, D).
+      energy: energy per site at ``A``.
+      grad_norm: Euclidean norm of the energy gradient at ``A``.
+      steps: L-BFGS iterations completed (including those of a resumed run).
+      evaluations: energy + gradient evaluations.
+      history: energy after each step (index 0: the starting point).
+      stopped: why the loop ended: ``"steps"``, ``"gtol"`` or ``"line_search"``.
+      env: the converged environment at ``A`` (C, T as numpy arrays).
+    """
+
+    A: np.ndarray
+    energy: float
+    grad_norm: float
+    steps: int
+    evaluations: int
+    history: list = field(default_factory=list)
+    stopped: str = "steps"
+    env: CTMEnv | None = None
+    model: str = ""
+    D: int = 0
+    chi: int = 0
+
+
+def _energy_of_params(x, C0, T0, h_nn, h_nnn, *, shape, chi, tol, max_iter):
+    A = symmetrize(x.reshape(shape))
+    A = A / jnp.linalg.norm(A)
+    env, info = ctmrg_info(double_layer(A), chi, env0=CTMEnv(C0, T0), tol=tol, max_iter=max_iter)
+    return bond_energy(A, env, h_nn, h_nnn), (env, info)
+
+
+# one compiled program per (shape, chi, options): JAX's jit cache reuses it across runs
+_energy_value_and_grad = jax.jit(jax.value_and_grad(_energy_of_params, has_aux=True),
+                                 static_argnames=("shape", "chi", "tol", "max_iter"))
+
+
+def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, steps: int = 100,
+                   method: str = "lbfgs", checkpoint: str | os.PathLike | None = None,
+                   callback: Callable[[dict], Any] | None = None, gtol: float = 1e-7,
+                   memory: int = 20, ctm_tol: float = 1e-10, ctm_max_iter: int = 100) -> IPEPSResult:
+    """Minimise the energy per site of a single-site C4v iPEPS by L-BFGS, gradients by AD through CTMRG.
+
+    Each evaluation converges CTMRG (warm-started from the environment of the current
+    iterate) and differentiates it at its fixed point; ``value_and_grad`` is compiled once.
+
+    Args:
+      model: :class:`~qdiff.tensornet.models.Model` or name (``heisenberg``, ``tfim``, ``j1j2``).
+      D: bond dimension.
+      chi: environment dimension χ.
+      A0: initial tensor (d, D, D, D, D), real; default random (``key``).
+      key: PRNG key or integer seed for the random start (default 0).
+      steps: total number of L-BFGS iterations (a resumed run counts those already done).
+      method: ``"lbfgs"`` (the resumable L-BFGS of :mod:`qdiff.tensornet.lbfgs`).
+      checkpoint: file written atomically after every step (tensor, optimiser state,
+        environment, energy history); if it exists the run resumes from it.
+      callback: called after each step with ``{"step", "energy", "grad_norm", "evaluations",
+        "ctm_iterations"}`` (e.g. :class:`qdiff.progress.ProgressBar`).
+      gtol: stop when the gradient's Euclidean norm falls below this.
+      memory: number of L-BFGS curvature pairs.
+      ctm_tol, ctm_max_iter: CTMRG convergence threshold (corner spectrum) and step limit.
+
+    Returns:
+      :class:`IPEPSResult`.
+
+    Raises:
+      InputError: bad model, D, χ, A0, steps or method.
+      CheckpointError: the checkpoint is corrupt or belongs to a different run.
+    """
+    require_x64("optimize_ipeps")
+    model = _resolve_model(model)
+    _check_dims(D, chi)
+    if not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise InputError(f"steps must be a non-negative integer, got {steps!r}")
+    if method != "lbfgs":
+        raise InputError(f"method must be 'lbfgs', got {method!r}")
+    if A0 is not None:
+        validate_tensor(A0, name="A0")
+        if np.shape(A0) != (model.d, D, D, D, D):
+            raise InputError(f"A0 must have shape {(model.d, D, D, D, D)}, got {np.shape(A0)}")
+        A0 = np.asarray(A0, dtype=np.float64)
+    else:
+        if key is None or isinstance(key, (int, np.integer)):
+            key = jax.random.PRNGKey(0 if key is None else int(key))
+        A0 = np.asarray(random_tensor(key, model.d, D))
+    A0 = np.asarray(symmetrize(jnp.asarray(A0)))
+    A0 = A0 / np.linalg.norm(A0)
+    shape = A0.shape
+    statics = {"shape": tuple(shape), "chi": int(chi), "tol": float(ctm_tol), "max_iter": int(ctm_max_iter)}
+    h_nn = jnp.asarray(model.h_nn)
+    h_nnn = None if model.h_nnn is None else jnp.asarray(model.h_nnn)
+    env_start = initial_env(double_layer(jnp.asarray(A0)), chi)
+    info_last: dict = {}
+
+    def fun(x, aux):
+        (e, (env, info)), g = _energy_value_and_grad(jnp.asarray(x), jnp.asarray(aux["C"]), jnp.asarray(aux["T"]),
+                                                     h_nn, h_nnn, **statics)
+        info_last["ctm_iterations"] = int(info.iterations)
+        return float(e), np.asarray(g, dtype=np.float64).ravel(), {"C": np.asarray(env.C), "T": np.asarray(env.T)}
+
+    meta_expected = {"schema": _CHECKPOINT_SCHEMA, "model": model.name, "params": model.params, "D": D,
+                     "chi": chi, "memory": memory}
+    n = int(np.prod(shape))
+    history: list[float] = []
+    state = None
+    if checkpoint is not None and os.path.exists(checkpoint):
+        template = LBFGSState(x=np.zeros(n), f=np.zeros(()), g=np.zeros(n), f_prev=np.zeros(()),
+                              S=np.zeros((memory, n)), Y=np.zeros((memory, n)), pairs=np.zeros((), np.int64),
+                              step=np.zeros((), np.int64), nfev=np.zeros((), np.int64),
+                              aux={"C": np.zeros((chi, chi)), "T": np.zeros((chi, shape[1] ** 2, chi))})
+        tree, meta = load_checkpoint(checkpoint, template.as_tree())
+        mismatch = {k: (meta.get(k), v) for k, v in meta_expected.items() if meta.get(k) != v}
+        if mismatch:
+            raise CheckpointError(f"checkpoint {os.fspath(checkpoint)!r} belongs to a different run: "
+                                  + ", ".join(f"{k}={a!r} (this run: {b!r})" for k, (a, b) in mismatch.items()))
+        state = LBFGSState.from_tree(tree)
+        history = [float(v) for v in meta.get("history", [])]
+        if len(history) != int(state.step) + 1:
+            raise CheckpointError(f"checkpoint {os.fspath(checkpoint)!r}: energy history has {len(history)} "
+                                  f"entries for {int(state.step)} steps")
+        logger.info("resuming from %s at step %d (energy %.12f)", checkpoint, int(state.step), float(state.f))
+
+    def save(st: LBFGSState):
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, st.as_tree(), {**meta_expected, "history": history})
+
+    if state is None:
+        state = init_state(fun, A0.ravel(), memory, {"C": np.asarray(env_start.C), "T": np.asarray(env_start.T)})
+        history = [float(state.f)]
+        save(state)
+    stopped = "steps"
+    while int(state.step) < steps:
+        if np.linalg.norm(state.g) <= gtol:
+            stopped = "gtol"
+            break
+        new, ok = lbfgs_step(fun, state)
+        if not ok:
+            stopped = "line_search"
+            logger.info("L-BFGS: no further decrease found at step %d", int(state.step))
+            break
+        state = new
+        history.append(float(state.f))
+        save(state)
+        if callback is not None:
+            callback({"step": int(state.step), "energy": float(state.f), "grad_norm": float(np.linalg.norm(state.g)),
+                      "evaluations": int(state.nfev), "ctm_iterations": info_last.get("ctm_iterations", -1)})
+    if stopped == "steps" and np.linalg.norm(state.g) <= gtol:
+        stopped = "gtol"
+    A = state.x.reshape(shape)
+    A = np.asarray(symmetrize(jnp.asarray(A)))
+    return IPEPSResult(A=A / np.linalg.norm(A), energy=float(state.f), grad_norm=float(np.linalg.norm(state.g)),
+                       steps=int(state.step), evaluations=int(state.nfev), history=history, stopped=stopped,
+                       env=CTMEnv(state.aux["C"], state.aux["T"]), model=model.name, D=D, chi=chi)
+
+
+__all__ = ["ipeps_energy", "evaluate_ipeps", "optimize_ipeps", "IPEPSResult"]

@@ -1,0 +1,191 @@
+"""Symmetric CTMRG: exact classical Ising results, product states, fixed-point vs unrolled gradients.
+
+Outside numbers: Onsager's ln Z and energy of the square-lattice Ising model (the formulas are
+checked against finite differences of each other here), the exact correlation length
+1/ξ = ln coth β − 2β (T > T_c), analytic product-state energies, finite differences.
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from qdiff.errors import InputError
+from qdiff.tensornet import (corner_spectrum, ctm_step, ctmrg, ctmrg_info, double_layer, energy_per_site, heisenberg,
+                             ising_peps_tensor, ising_weight_tensor, log_kappa, random_tensor, symmetrize,
+                             transverse_ising)
+from qdiff.tensornet.observables import correlation_length
+
+CHI = 16
+
+
+def onsager_lnz(beta):
+    """ln Z per site of the 2D Ising model (J = 1), Onsager's one-dimensional integral form."""
+    from scipy import integrate
+
+    k = 2.0 * math.sinh(2 * beta) / math.cosh(2 * beta) ** 2
+    f = lambda p: math.log((1.0 + math.sqrt(1.0 - (k * math.sin(p)) ** 2)) / 2.0)
+    return math.log(2.0 * math.cosh(2 * beta)) + integrate.quad(f, 0, math.pi / 2, epsabs=1e-14, epsrel=1e-14)[0] / math.pi
+
+
+def onsager_energy(beta):
+    """Energy per site −∂ ln Z/∂β (complete elliptic integral of the first kind)."""
+    from scipy import special
+
+    k = 2.0 * math.sinh(2 * beta) / math.cosh(2 * beta) ** 2
+    return -(1.0 / math.tanh(2 * beta)) * (1.0 + 2.0 / math.pi * (2.0 * math.tanh(2 * beta) ** 2 - 1.0)
+                                            * special.ellipk(k * k))
+
+
+@pytest.mark.parametrize("beta", [0.3, 0.6])
+def test_onsager_formulas_agree_with_each_other(beta):
+    h = 1e-5
+    fd = (onsager_lnz(beta + h) - onsager_lnz(beta - h)) / (2 * h)
+    assert abs(-fd - onsager_energy(beta)) < 1e-8
+
+
+@pytest.fixture(scope="module")
+def ising_lnz():
+    def lnz(beta):
+        a = ising_weight_tensor(beta)
+        env, info = ctmrg_info(a, CHI, tol=1e-11)
+        return log_kappa(a, env), (env, info)
+
+    return jax.jit(jax.value_and_grad(lnz, has_aux=True))
+
+
+@pytest.mark.parametrize("beta", [0.3, 0.6])
+def test_classical_ising_lnz_and_energy_by_fixed_point_gradient(ising_lnz, beta):
+    """ln Z from the environment and E = −d lnZ/dβ by AD through the CTMRG fixed point vs Onsager.
+
+    β = 0.6 is in the ordered phase; its environment has exactly degenerate corner eigenvalues.
+    """
+    (value, (env, info)), grad = ising_lnz(jnp.asarray(beta))
+    assert bool(info.converged)
+    assert abs(float(value) - onsager_lnz(beta)) < 1e-10
+    assert abs(-float(grad) - onsager_energy(beta)) < 1e-8
+    if beta == 0.6:
+        s = np.asarray(corner_spectrum(env))
+        gaps = np.abs(np.diff(s[:8])) / s[0]
+        assert gaps.min() < 1e-10  # the case really has a degenerate corner spectrum
+
+
+def test_environment_is_an_exact_fixed_point_of_the_step(ising_lnz):
+    """The canonical gauge makes f(env, a) = env hold entrywise (needed by the implicit derivative)."""
+    for beta in (0.3, 0.6):
+        (_, (env, _)), _ = ising_lnz(jnp.asarray(beta))
+        new = jax.jit(ctm_step)(env, ising_weight_tensor(beta))
+        assert float(jnp.abs(new.C - env.C).max()) < 1e-10
+        assert float(jnp.abs(new.T - env.T).max()) < 1e-9
+
+
+def test_correlation_length_of_disordered_ising(ising_lnz):
+    """ξ from the column transfer matrix approaches the exact 1/(ln coth β − 2β) (1.579 at β=0.3).
+
+    The finite-χ estimate converges slowly from below (1.558 at χ=16); we ask for 2 %.
+    """
+    beta = 0.3
+    (_, (env, _)), _ = ising_lnz(jnp.asarray(beta))
+    exact = 1.0 / (math.log(1.0 / math.tanh(beta)) - 2 * beta)
+    xi = correlation_length(ising_weight_tensor(beta), env)
+    assert abs(xi - exact) / exact < 0.02
+
+
+def _product_tensor(theta, D=1):
+    A = jnp.zeros((2, D, D, D, D))
+    return A.at[0, 0, 0, 0, 0].set(jnp.cos(theta)).at[1, 0, 0, 0, 0].set(jnp.sin(theta))
+
+
+def test_product_state_energy_and_gradient_tfim():
+    """D=1 product state cosθ|↑⟩+sinθ|↓⟩: e = −2 cos²2θ − h sin2θ (per site), de/dθ analytic."""
+    h = 1.3
+    model = transverse_ising(h)
+
+    def energy(theta):
+        A = _product_tensor(theta)
+        env = ctmrg(double_layer(A), 2, tol=1e-12)
+        return energy_per_site(A, env, model)
+
+    value_and_grad = jax.jit(jax.value_and_grad(energy))
+    for theta in (0.2, 0.7):
+        exact = -2.0 * math.cos(2 * theta) ** 2 - h * math.sin(2 * theta)
+        d_exact = 8.0 * math.cos(2 * theta) * math.sin(2 * theta) - 2.0 * h * math.cos(2 * theta)
+        e, g = value_and_grad(jnp.asarray(theta))
+        assert abs(float(e) - exact) < 1e-12
+        assert abs(float(g) - d_exact) < 1e-9
+
+
+@pytest.fixture(scope="module")
+def d2_state():
+    A = random_tensor(jax.random.PRNGKey(7), 2, 2) + 0.5 * ising_peps_tensor(0.2)
+    return symmetrize(A) / jnp.linalg.norm(symmetrize(A))
+
+
+def _heisenberg_energy(A, **options):
+    As = symmetrize(A)
+    env = ctmrg(double_layer(As), CHI, **options)
+    return energy_per_site(As, env, heisenberg())
+
+
+@pytest.fixture(scope="module")
+def fixed_point_grad():
+    return jax.jit(jax.value_and_grad(lambda A: _heisenberg_energy(A, tol=1e-12, max_iter=300)))
+
+
+def test_fixed_point_gradient_equals_unrolled_gradient(d2_state, fixed_point_grad):
+    e_fp, g_fp = fixed_point_grad(d2_state)
+    unrolled = jax.jit(jax.value_and_grad(lambda A: _heisenberg_energy(A, gradient="unrolled", steps=60)))
+    e_un, g_un = unrolled(d2_state)
+    assert abs(float(e_fp - e_un)) < 1e-11
+    assert float(jnp.abs(g_fp - g_un).max()) < 1e-8 * float(jnp.abs(g_un).max())
+
+
+def _fd4(f, x, t, h):
+    return (8 * (f(x + h * t) - f(x - h * t)) - (f(x + 2 * h * t) - f(x - 2 * h * t))) / (12 * h)
+
+
+def test_gradient_matches_finite_differences(d2_state, fixed_point_grad):
+    t = symmetrize(jax.random.normal(jax.random.PRNGKey(3), d2_state.shape))
+    t = t / jnp.linalg.norm(t)
+    energy = jax.jit(lambda A: _heisenberg_energy(A, tol=1e-12, max_iter=300))
+    fd = float(_fd4(energy, d2_state, t, 1e-3))
+    _, g = fixed_point_grad(d2_state)
+    assert abs(float(jnp.sum(g * t)) - fd) < 1e-7 * max(1.0, abs(fd))
+
+
+def test_degenerate_corner_spectrum_gradient_is_finite_and_correct(fixed_point_grad):
+    """Ising PEPS at β=0.6 (ordered norm): exactly degenerate corner pairs; Z2-symmetric tangent."""
+    A = ising_peps_tensor(0.6)
+    env = ctmrg(double_layer(A), CHI, tol=1e-12, max_iter=300)
+    s = np.asarray(corner_spectrum(env))
+    assert (np.abs(np.diff(s)) / s[0]).min() < 1e-13  # an exactly degenerate pair (and near-degenerate ones)
+    t = symmetrize(jax.random.normal(jax.random.PRNGKey(5), A.shape))
+    t = 0.5 * (t + jnp.flip(t))  # keep the Z2 symmetry (and the degeneracy) along the tangent
+    t = t / jnp.linalg.norm(t)
+    _, g = fixed_point_grad(A)
+    assert bool(jnp.all(jnp.isfinite(g)))
+    energy = jax.jit(lambda A: _heisenberg_energy(A, tol=1e-12, max_iter=300))
+    fd = float(_fd4(energy, A, t, 1e-3))
+    assert abs(float(jnp.sum(g * t)) - fd) < 1e-7 * max(1.0, abs(fd))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"chi": 0}, "chi"),
+    ({"chi": 4, "gradient": "magic"}, "gradient"),
+    ({"chi": 4, "tol": -1.0}, "tol"),
+    ({"chi": 4, "max_iter": 0}, "max_iter"),
+])
+def test_bad_options_raise_input_error(kwargs, match):
+    a = ising_weight_tensor(0.3)
+    chi = kwargs.pop("chi")
+    with pytest.raises(InputError, match=match):
+        ctmrg(a, chi, **kwargs)
+
+
+def test_bad_tensor_raises_input_error():
+    with pytest.raises(InputError, match="rank-4"):
+        ctmrg(jnp.ones((2, 2, 2)), 4)
+    with pytest.raises(InputError, match="rank-4"):
+        ctmrg(jnp.ones((2, 2, 3, 2)), 4)
