@@ -1,0 +1,131 @@
+"""Monkhorst–Pack k-point grids and their reduction by symmetry.
+
+k-points are stored in reduced reciprocal coordinates: ``k_cart = B k`` with
+``B = 2π A^{-T}`` (reciprocal vectors as columns).  The Monkhorst–Pack grid
+``n1 x n2 x n3`` with shift ``s`` (0 or 1 per direction, 1 = half-step shift) holds
+``k_i = (j_i + s_i/2) / n_i``, folded into (-1/2, 1/2].
+
+The grid is reduced by time reversal (``k ~ -k``, valid without spin-orbit or
+magnetism) and by the crystal's point operations: for an operation ``x -> W x + w``
+the Bloch states at ``k`` and at ``W^{-T} k`` have the same energies and their densities
+are images of each other, so only one k-point per orbit is kept, with weight = size
+of its orbit / number of grid points.  Quantities summed over the reduced set (the
+density) must afterwards be symmetrised over the operations used (see
+:mod:`qdiff.dft.density`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+from .symmetry import SymOp
+
+
+@dataclass(frozen=True)
+class KPoints:
+    """A reduced k-point set.
+
+    Attributes:
+      coords: (nk, 3) reduced coordinates of the irreducible k-points.
+      weights: (nk,) weights summing to 1.
+      symops: the operations the grid was reduced with (a group; identity first).
+      time_reversal: whether k ~ -k was used.
+      kgrid, kshift: the Monkhorst–Pack grid parameters.
+    """
+
+    coords: np.ndarray
+    weights: np.ndarray
+    symops: tuple
+    time_reversal: bool
+    kgrid: tuple
+    kshift: tuple
+
+
+def _fold(k: np.ndarray) -> np.ndarray:
+    """Fold reduced coordinates into (-1/2, 1/2]."""
+    f = k - np.round(k)
+    f[np.isclose(f, -0.5, atol=1e-10)] = 0.5
+    return f
+
+
+def monkhorst_pack(kgrid, kshift=(0, 0, 0)) -> np.ndarray:
+    """All points of the Monkhorst–Pack grid, reduced coordinates in (-1/2, 1/2].
+
+    Args:
+      kgrid: three positive integers.
+      kshift: three values in {0, 1} (1 = shift by half a grid step).
+    """
+    kgrid = _check_kgrid(kgrid)
+    kshift = _check_kshift(kshift)
+    axes = [(np.arange(n) + s / 2.0) / n for n, s in zip(kgrid, kshift)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    return _fold(grid)
+
+
+def _check_kgrid(kgrid) -> tuple:
+    try:
+        kg = tuple(int(n) for n in kgrid)
+    except (TypeError, ValueError):
+        raise InputError(f"kgrid must be three positive integers, got {kgrid!r}") from None
+    if len(kg) != 3 or any(n != m for n, m in zip(kg, kgrid)):
+        raise InputError(f"kgrid must be three positive integers, got {kgrid!r}")
+    if any(n <= 0 for n in kg):
+        raise InputError(f"kgrid must be three positive integers (no zero or negative entry), got {kgrid!r}")
+    return kg
+
+
+def _check_kshift(kshift) -> tuple:
+    ks = tuple(float(s) for s in kshift)
+    if len(ks) != 3 or any(s not in (0.0, 1.0) for s in ks):
+        raise InputError(f"kshift must be three values in {{0, 1}} (1 = half-step shift), got {kshift!r}")
+    return ks
+
+
+def _key(k: np.ndarray) -> tuple:
+    return tuple(np.round(_fold(k.copy()) * 1e6).astype(np.int64))
+
+
+def reduce_kpoints(kgrid, kshift=(0, 0, 0), symops=(), time_reversal: bool = True) -> KPoints:
+    """Reduce a Monkhorst–Pack grid by time reversal and point operations.
+
+    Operations that do not map the grid onto itself (possible for shifted grids) are
+    dropped; the remaining ones form a group.
+
+    Args:
+      kgrid: three positive integers.
+      kshift: three values in {0, 1}.
+      symops: sequence of :class:`~qdiff.dft.symmetry.SymOp` (the identity is always used).
+      time_reversal: also identify k with -k.
+
+    Returns:
+      :class:`KPoints`.
+    """
+    kgrid = _check_kgrid(kgrid)
+    kshift = _check_kshift(kshift)
+    grid = monkhorst_pack(kgrid, kshift)
+    index = {_key(k): i for i, k in enumerate(grid)}
+    ident = SymOp(np.eye(3, dtype=np.int64), np.zeros(3))
+    ops = [ident] + [op for op in symops if op != ident]
+    usable = []
+    for op in ops:
+        Minv_T = np.linalg.inv(op.W).T
+        if all(_key(Minv_T @ k) in index for k in grid):
+            usable.append(op)
+    rot = [np.linalg.inv(op.W).T for op in usable]
+    if time_reversal:
+        rot = rot + [-r for r in rot]
+    seen = np.zeros(len(grid), bool)
+    coords, weights = [], []
+    for i, k in enumerate(grid):
+        if seen[i]:
+            continue
+        orbit = {index[_key(r @ k)] for r in rot}
+        for j in orbit:
+            seen[j] = True
+        coords.append(k)
+        weights.append(len(orbit))
+    weights = np.asarray(weights, float) / len(grid)
+    return KPoints(np.asarray(coords), weights, tuple(usable), bool(time_reversal), kgrid, kshift)
