@@ -97,12 +97,12 @@ def scf_step(data, td: TermsData, positions, rho_in, psi0, psp_corr, e_ewald, ei
         eig, psi = _diagonalize_lobpcg(hks, psi0, nbands, eig_tol, maxiter)
     occ = occupations(eig, data.kweights, n_electrons, _smearing(smearing, temperature))
     rho_out = compute_density(data, psi, occ.occupation)
-    entropy_term = -temperature * occ.entropy
+    entropy_term = occ.entropy  # −TS
     en = energy_terms(data, td, functional, positions, psi, occ.occupation, rho_out,
                       psp_correction=psp_corr, entropy_term=entropy_term, terms=terms,
                       ewald_energy=e_ewald)
     return dict(eigenvalues=eig, psi=psi, occupation=occ.occupation, fermi_level=occ.fermi_level,
-                entropy=occ.entropy, rho=rho_out, energies=en)
+                minus_ts=occ.entropy, rho=rho_out, energies=en)
 
 
 def kerker_precondition(data, k_tf: float = 0.8):
@@ -231,4 +231,6 @@ def _make_result(basis, out, pos, history, converged) -> SCFResult:
                      eigenvalues=np.asarray(out["eigenvalues"]), occupations=np.asarray(out["occupation"]),
                      fermi_level=float(out["fermi_level"]), density=np.asarray(out["rho"]),
                      psi=np.asarray(out["psi"]), positions=np.asarray(pos), history=history,
-                     converged=converged, n_iterations=len(history), entropy=float(out["entropy"]))
+                     converged=converged, n_iterations=len(history),
+                     entropy=(-float(out["minus_ts"]) / basis.model.temperature if basis.model.temperature > 0
+                              else 0.0))
