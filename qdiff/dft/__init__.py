@@ -18,6 +18,7 @@ building blocks: GTH pseudopotentials (:mod:`.pseudopotentials`), exchange–cor
 
 from .basis import BasisData, PlaneWaveBasis, default_fft_size
 from .density import compute_density, guess_density
+from .eigensolver import LobpcgInfo, dense_eigh, lobpcg
 from .energy import energy_terms
 from .ewald import EwaldSetup, ewald_energy, ewald_setup
 from .forces import compute_forces
@@ -67,6 +68,6 @@ __all__ = [
     "EwaldSetup", "ewald_setup", "ewald_energy",
     "Functional", "FUNCTIONALS", "get_functional", "lda_teter", "lda_slater_pw92", "gga_pbe",
     "slater_exchange", "pw92_correlation", "pbe_exchange", "pbe_correlation", "lda_potential",
-    # smearing and occupations
-    "Smearing", "Occupations", "fermi_level", "occupations",
+    # eigensolvers, smearing and occupations
+    "lobpcg", "LobpcgInfo", "dense_eigh", "Smearing", "Occupations", "fermi_level", "occupations",
 ]
