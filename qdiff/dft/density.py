@@ -17,7 +17,7 @@ from .fft import sphere_to_real, to_fourier, to_real
 
 def _density_k(psi_k, occ_k, fft_idx, mask, fft_size, volume):
     u = sphere_to_real(psi_k, fft_idx, mask, fft_size, volume)
-    return jnp.sum(occ_k * jnp.abs(u) ** 2, axis=-1)
+    return jnp.einsum("n,nxyz->xyz", occ_k, jnp.abs(u) ** 2)
 
 
 def symmetrize_density(data, rho):

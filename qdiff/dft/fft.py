@@ -3,7 +3,8 @@
 Conventions (Ω = cell volume, N = n1·n2·n3 grid points, r_j the grid points):
 
 * Orbitals: ``ψ(r) = Σ_G c_G e^{i(k+G)·r} / √Ω`` with ``Σ_G |c_G|² = 1`` (normalised
-  over the cell).  :func:`sphere_to_real` returns the periodic part
+  over the cell).  Sphere arrays are (npw, nbands); grids put the band axis first,
+  (nbands, n1, n2, n3).  :func:`sphere_to_real` returns the periodic part
   ``u(r_j) = Σ_G c_G e^{iG·r_j} / √Ω = (N/√Ω)·ifftn(C)_j`` where ``C`` is the grid holding
   the sphere coefficients; :func:`real_to_sphere` is its inverse on the sphere,
   ``c_G = (√Ω/N)·fftn(u)_G``.  Then ``∫|ψ|² = (Ω/N)·Σ_j |u_j|² = 1``.
@@ -19,35 +20,39 @@ import jax.numpy as jnp
 
 
 def sphere_to_grid(coeffs, fft_idx, mask, fft_size):
-    """Scatter sphere coefficients (npw, ...) onto an FFT grid (n1, n2, n3, ...); padding dropped."""
+    """Scatter sphere coefficients (npw, *batch) onto FFT grids (*batch, n1, n2, n3); padding dropped.
+
+    The batch (band) axes come first in the grid layout, so FFTs run over contiguous axes.
+    """
     n = fft_size[0] * fft_size[1] * fft_size[2]
     c = coeffs * mask.reshape(mask.shape + (1,) * (coeffs.ndim - 1))
-    grid = jnp.zeros((n,) + coeffs.shape[1:], dtype=coeffs.dtype).at[fft_idx].add(c)
-    return grid.reshape(tuple(fft_size) + coeffs.shape[1:])
+    c = jnp.moveaxis(c, 0, -1)  # (*batch, npw)
+    grid = jnp.zeros(c.shape[:-1] + (n,), dtype=coeffs.dtype).at[..., fft_idx].add(c)
+    return grid.reshape(c.shape[:-1] + tuple(fft_size))
 
 
 def grid_to_sphere(grid, fft_idx, mask, fft_size):
-    """Gather sphere coefficients (npw, ...) from an FFT grid (n1, n2, n3, ...); padding set to 0."""
+    """Gather sphere coefficients (npw, *batch) from FFT grids (*batch, n1, n2, n3); padding set to 0."""
     n = fft_size[0] * fft_size[1] * fft_size[2]
-    flat = grid.reshape((n,) + grid.shape[3:])
-    out = flat[fft_idx]
+    flat = grid.reshape(grid.shape[:-3] + (n,))
+    out = jnp.moveaxis(flat[..., fft_idx], -1, 0)
     return out * mask.reshape(mask.shape + (1,) * (out.ndim - 1))
 
 
 def sphere_to_real(coeffs, fft_idx, mask, fft_size, volume):
-    """Periodic part u(r) of orbitals on the real-space grid, shape (n1, n2, n3, ...).
+    """Periodic part u(r) of orbitals (npw, *batch) on the real-space grid, shape (*batch, n1, n2, n3).
 
     ``u(r_j) = Σ_G c_G e^{iG·r_j}/√Ω``.
     """
     grid = sphere_to_grid(coeffs, fft_idx, mask, fft_size)
     n = fft_size[0] * fft_size[1] * fft_size[2]
-    return jnp.fft.ifftn(grid, axes=(0, 1, 2)) * (n / jnp.sqrt(volume))
+    return jnp.fft.ifftn(grid, axes=(-3, -2, -1)) * (n / jnp.sqrt(volume))
 
 
 def real_to_sphere(u, fft_idx, mask, fft_size, volume):
-    """Sphere coefficients of a real-space function: ``c_G = (√Ω/N)·fftn(u)_G``."""
+    """Sphere coefficients (npw, *batch) of real-space functions (*batch, n1, n2, n3): ``c_G = (√Ω/N)·fftn(u)_G``."""
     n = fft_size[0] * fft_size[1] * fft_size[2]
-    grid = jnp.fft.fftn(u, axes=(0, 1, 2)) * (jnp.sqrt(volume) / n)
+    grid = jnp.fft.fftn(u, axes=(-3, -2, -1)) * (jnp.sqrt(volume) / n)
     return grid_to_sphere(grid, fft_idx, mask, fft_size)
 
 

@@ -46,7 +46,7 @@ def apply_hamiltonian(h: HamiltonianK, X):
     m = h.mask[:, None]
     Xm = X * m
     u = sphere_to_real(Xm, h.fft_idx, h.mask, h.fft_size, h.volume)
-    vloc = real_to_sphere(h.V[..., None] * u, h.fft_idx, h.mask, h.fft_size, h.volume)
+    vloc = real_to_sphere(h.V[None] * u, h.fft_idx, h.mask, h.fft_size, h.volume)
     hx = h.kinetic[:, None] * Xm + vloc + h.P @ (h.D @ (jnp.conj(h.P).T @ Xm))
     return hx * m + PAD_SHIFT * (1.0 - m) * X
 
