@@ -55,11 +55,15 @@ def _symmetrize_forces(basis, positions, forces):
     return out / len(ops)
 
 
-def compute_forces(scfres) -> np.ndarray:
+def compute_forces(scfres, *, remove_drift: bool = True) -> np.ndarray:
     """Cartesian forces on the atoms, (n_atoms, 3), Hartree/Bohr.
 
     Args:
       scfres: a converged :class:`~qdiff.dft.results.SCFResult`.
+      remove_drift: subtract the mean force.  The exchange–correlation energy evaluated on
+        the real-space grid is not exactly invariant under a rigid translation ("egg-box"
+        effect), so the raw forces sum to a small drift (~1e-6 Ha/Bohr); like ABINIT, it is
+        removed by default.
     """
     basis = scfres.basis
     td = build_terms_data(basis)
@@ -69,4 +73,7 @@ def compute_forces(scfres) -> np.ndarray:
     x = jnp.asarray(scfres.positions)
     g = jax.jit(jax.grad(lambda p: position_energy(basis, td, psi, occ, rho, p)))(x)
     forces = -np.asarray(g) @ np.linalg.inv(basis.model.lattice)
-    return _symmetrize_forces(basis, scfres.positions, forces)
+    forces = _symmetrize_forces(basis, scfres.positions, forces)
+    if remove_drift:
+        forces = forces - forces.mean(axis=0, keepdims=True)
+    return forces
