@@ -3,13 +3,21 @@
 Public API:
   * :func:`registry`, :func:`get`, :func:`names`, :func:`register`, :class:`Primitive`,
     :class:`Case` — the registry;
-  * :func:`check`, :func:`check_all` — the finite-difference harness.
+  * :func:`check`, :func:`check_all` — the finite-difference harness;
+  * :func:`linear_solve` — differentiable CG / GMRES / dense solves with matrix-free operators;
+  * :func:`fixed_point`, :func:`fixed_point_info` — implicitly differentiated fixed points;
+  * :func:`anderson_init`, :func:`anderson_step` — Anderson (Pulay) acceleration on flat vectors.
 """
 
 from .check import CaseReport, CheckReport, check, check_all
 from .registry import Case, Primitive, get, names, register, registry
+from .anderson import AndersonState, anderson_init, anderson_step
+from .linear_solve import linear_solve
+from .fixed_point import FixedPointInfo, fixed_point, fixed_point_info
 
 __all__ = [
     "Case", "Primitive", "register", "registry", "get", "names",
     "check", "check_all", "CheckReport", "CaseReport",
+    "linear_solve", "fixed_point", "fixed_point_info", "FixedPointInfo",
+    "AndersonState", "anderson_init", "anderson_step",
 ]
