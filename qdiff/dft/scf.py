@@ -217,7 +217,9 @@ def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: floa
     static = dict(functional=model.functional, nbands=basis.nbands, n_electrons=model.n_electrons,
                   smearing=model.smearing, temperature=model.temperature, solver=solver, terms=model.terms)
     dv = basis.model.volume / rho.size
-    state = anderson_init(rho, anderson_m)
+    state = anderson_init(rho.reshape(-1), max(anderson_m, 1))
+    shape = rho.shape
+    flat_precond = None if precond is None else (lambda r: precond(r.reshape(shape)).reshape(-1))
     history = []
     e_prev = None
     out = None
@@ -244,7 +246,9 @@ def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: floa
         e_prev = energy
         eig_tol = float(np.clip(rnorm * 0.05, 1e-10, 1e-3))
         if anderson_m > 0:
-            rho, state = anderson_step(state, rho, out["rho"], beta=beta, precond=precond)
+            rho, state = anderson_step(state, rho.reshape(-1), out["rho"].reshape(-1), beta=beta,
+                                       precond=flat_precond)
+            rho = rho.reshape(shape)
         else:
             step = resid if precond is None else precond(resid)
             rho = rho + beta * step
