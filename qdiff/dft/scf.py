@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import ConvergenceError, InputError
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..errors import CheckpointError, ConvergenceError, InputError
 from .density import compute_density, guess_density
 from .energy import TermsData, build_terms_data, energy_terms, ewald, total_local_potential
 from .hamiltonian import HamiltonianK, hamiltonian_matrix
@@ -162,7 +164,7 @@ def _initial_orbitals(basis, seed: int = 0):
 def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: float = 1e-6, maxiter: int = 60,
                           mixing: str = "auto", beta: float = 0.8, anderson_m: int = 8, k_tf: float = 0.8,
                           solver: str = "auto", callback=None, rho0=None, positions=None,
-                          raise_on_failure: bool = True) -> SCFResult:
+                          raise_on_failure: bool = True, checkpoint=None) -> SCFResult:
     """Run the SCF to self-consistency.
 
     Args:
@@ -182,6 +184,10 @@ def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: floa
       raise_on_failure: raise :class:`~qdiff.errors.ConvergenceError` (with the last
         :class:`SCFResult` as ``.state``) when not converged; else return it with
         ``converged=False``.
+      checkpoint: optional file path.  After every iteration the next input density, the
+        orbitals and the history are written there atomically; if the file exists when the
+        SCF starts, the run resumes from it (it must belong to the same system and basis,
+        else :class:`~qdiff.errors.CheckpointError`).
 
     Returns:
       :class:`~qdiff.dft.results.SCFResult`.
@@ -216,17 +222,24 @@ def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: floa
     psi = _initial_orbitals(basis)
     static = dict(functional=model.functional, nbands=basis.nbands, n_electrons=model.n_electrons,
                   smearing=model.smearing, temperature=model.temperature, solver=solver, terms=model.terms)
+    history = []
+    fingerprint = _fingerprint(basis, pos)
+    if checkpoint is not None and os.path.exists(checkpoint):
+        (rho, psi), meta = load_checkpoint(checkpoint, (rho, psi))
+        if meta.get("fingerprint") != fingerprint:
+            raise CheckpointError(f"checkpoint {checkpoint!r} belongs to another system or basis")
+        history = list(meta.get("history", []))
+        logger.info("resuming SCF from %s after %d iterations", checkpoint, len(history))
     dv = basis.model.volume / rho.size
     state = anderson_init(rho.reshape(-1), max(anderson_m, 1))
     shape = rho.shape
     flat_precond = None if precond is None else (lambda r: precond(r.reshape(shape)).reshape(-1))
-    history = []
-    e_prev = None
+    e_prev = history[-1]["energy"] if history else None
     out = None
     converged = False
     eig_tol = 1e-3
     t0 = time.perf_counter()
-    for it in range(1, int(maxiter) + 1):
+    for it in range(len(history) + 1, int(maxiter) + 1):
         out = scf_step(data, td, pos, rho, psi, psp_corr, e_ewald, eig_tol, **static)
         psi = out["psi_full"]
         energy = float(sum(out["energies"].values()))
@@ -252,12 +265,29 @@ def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: floa
         else:
             step = resid if precond is None else precond(resid)
             rho = rho + beta * step
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, (rho, psi), {"fingerprint": fingerprint, "history": _jsonable(history)})
+    if out is None:  # resumed from a checkpoint that already used up maxiter
+        out = scf_step(data, td, pos, rho, psi, psp_corr, e_ewald, eig_tol, **static)
     result = _make_result(basis, out, pos, history, converged)
     if not converged and raise_on_failure:
         raise ConvergenceError(
             f"SCF not converged in {maxiter} iterations (last |dE|={history[-1]['delta_energy']:.3e} Ha, "
             f"residual={history[-1]['residual']:.3e}); the last state is in .state", state=result)
     return result
+
+
+def _fingerprint(basis, pos) -> str:
+    """A string identifying system and basis (for checkpoint validation)."""
+    m = basis.model
+    parts = [np.round(m.lattice, 10).tolist(), list(m.symbols), np.round(np.asarray(pos), 10).tolist(),
+             m.functional, m.smearing, m.temperature, basis.ecut, list(basis.kpoints.kgrid),
+             list(basis.kpoints.kshift), list(basis.fft_size), basis.nbands]
+    return repr(parts)
+
+
+def _jsonable(history):
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in h.items()} for h in history]
 
 
 def _make_result(basis, out, pos, history, converged) -> SCFResult:
