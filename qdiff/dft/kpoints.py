@@ -84,8 +84,16 @@ def _check_kshift(kshift) -> tuple:
     return ks
 
 
-def _key(k: np.ndarray) -> tuple:
-    return tuple(np.round(_fold(k.copy()) * 1e6).astype(np.int64))
+def _grid_index(k: np.ndarray, kgrid, kshift):
+    """Flat index into the MP grid of reduced points k (..., 3), or -1 where k is not on the grid."""
+    n = np.asarray(kgrid, float)
+    s = np.asarray(kshift, float)
+    j = k * n - s / 2.0
+    jr = np.round(j)
+    on = np.all(np.abs(j - jr) < 1e-6, axis=-1)
+    ji = jr.astype(np.int64) % np.asarray(kgrid)
+    idx = (ji[..., 0] * kgrid[1] + ji[..., 1]) * kgrid[2] + ji[..., 2]
+    return np.where(on, idx, -1)
 
 
 def reduce_kpoints(kgrid, kshift=(0, 0, 0), symops=(), time_reversal: bool = True) -> KPoints:
@@ -106,26 +114,27 @@ def reduce_kpoints(kgrid, kshift=(0, 0, 0), symops=(), time_reversal: bool = Tru
     kgrid = _check_kgrid(kgrid)
     kshift = _check_kshift(kshift)
     grid = monkhorst_pack(kgrid, kshift)
-    index = {_key(k): i for i, k in enumerate(grid)}
+    own = _grid_index(grid, kgrid, kshift)
+    order = np.argsort(own)  # grid position -> row of `grid`
     ident = SymOp(np.eye(3, dtype=np.int64), np.zeros(3))
     ops = [ident] + [op for op in symops if op != ident]
-    usable = []
+    usable, images = [], []
     for op in ops:
-        Minv_T = np.linalg.inv(op.W).T
-        if all(_key(Minv_T @ k) in index for k in grid):
+        img = _grid_index(grid @ np.linalg.inv(op.W), kgrid, kshift)  # rows: (W^{-T} k)^T = k^T W^{-1}
+        if np.all(img >= 0):
             usable.append(op)
-    rot = [np.linalg.inv(op.W).T for op in usable]
-    if time_reversal:
-        rot = rot + [-r for r in rot]
+            images.append(order[img])
+            if time_reversal:
+                images.append(order[_grid_index(-grid @ np.linalg.inv(op.W), kgrid, kshift)])
+    images = np.stack(images)  # (n_ops, n_grid): image row of each grid row
     seen = np.zeros(len(grid), bool)
     coords, weights = [], []
-    for i, k in enumerate(grid):
+    for i in range(len(grid)):
         if seen[i]:
             continue
-        orbit = {index[_key(r @ k)] for r in rot}
-        for j in orbit:
-            seen[j] = True
-        coords.append(k)
+        orbit = np.unique(images[:, i])
+        seen[orbit] = True
+        coords.append(grid[i])
         weights.append(len(orbit))
     weights = np.asarray(weights, float) / len(grid)
     return KPoints(np.asarray(coords), weights, tuple(usable), bool(time_reversal), kgrid, kshift)

@@ -54,24 +54,19 @@ class SCFResult:
 
     @property
     def band_gap(self) -> float | None:
-        """Gap between the highest fully occupied and lowest empty band (Hartree); None for a metal.
+        """Gap between the highest occupied and the lowest empty band (Hartree); None for a metal.
 
-        A band counts as occupied when its occupation exceeds 1 (of 2) at every k-point; the
-        system is reported as gapped only if the highest occupied eigenvalue lies below the
-        lowest unoccupied one across all k-points.
+        With N electrons (spin-degenerate), bands 1..N/2 must be (nearly) filled at every
+        k-point and band N/2 + 1 must lie above band N/2 at all k-points; otherwise None.
         """
-        occ = self.occupations
-        eig = self.eigenvalues
-        if eig.shape[1] * 2 <= self.basis.model.n_electrons:
-            return None
         n_el = self.basis.model.n_electrons
-        if n_el % 2:
-            return None
+        eig, occ = self.eigenvalues, self.occupations
         nocc = n_el // 2
-        vbm = eig[:, nocc - 1].max()
-        cbm = eig[:, nocc].min()
-        if cbm <= vbm or np.any(np.abs(occ[:, :nocc] - 2) > 1e-6) and self.basis.model.smearing != "none":
-            return None if cbm <= vbm else float(cbm - vbm)
+        if n_el % 2 or eig.shape[1] <= nocc:
+            return None
+        vbm, cbm = eig[:, nocc - 1].max(), eig[:, nocc].min()
+        if cbm <= vbm or np.any(np.abs(occ[:, :nocc] - 2.0) > 1e-3):
+            return None
         return float(cbm - vbm)
 
     def energy_breakdown(self) -> dict:
