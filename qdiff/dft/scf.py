@@ -145,6 +145,9 @@ def kerker_precondition(data, k_tf: float = 0.8):
     return precond
 
 
+#: eigensolver residual tolerance of the first SCF iteration (later: 5% of the density residual)
+FIRST_EIG_TOL = 1e-3
+
 #: extra (unconverged) buffer bands carried by the iterative eigensolver
 N_BUFFER_BANDS = 2
 
@@ -237,7 +240,7 @@ def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: floa
     e_prev = history[-1]["energy"] if history else None
     out = None
     converged = False
-    eig_tol = 1e-3
+    eig_tol = FIRST_EIG_TOL
     t0 = time.perf_counter()
     for it in range(len(history) + 1, int(maxiter) + 1):
         out = scf_step(data, td, pos, rho, psi, psp_corr, e_ewald, eig_tol, **static)
