@@ -103,9 +103,9 @@ def worker_abinit(name: str) -> dict:
     fft = c["fft_size"] or default_fft_size(lattice, c["ecut"])
     inp = [f"acell 3*1.0", "rprim " + " ".join(f"{x:.12f}" for x in lattice.T.ravel()),
            "ntypat 1", f"znucl {14 if el == 'Si' else 13}", f"natom {len(symbols)}",
-           "typat " + " ".join("1" for _ in symbols), "xred " + " ".join(f"{x:.12f}" for x in np.ravel(pos)),
+           "typat " + " ".join("1" for _ in symbols), "xred\n" + "\n".join(" ".join(f"{x:.12f}" for x in row) for row in np.asarray(pos)),
            f"ecut {c['ecut']}", f"ngkpt {c['kgrid']} {c['kgrid']} {c['kgrid']}", "nshiftk 1", "shiftk 0 0 0",
-           f"ngfft {fft[0]} {fft[1]} {fft[2]}", "ixc 1", "nstep 60", "toldfe 1e-11", "pp_dirpath \"./\"",
+           f"ngfft {fft[0]} {fft[1]} {fft[2]}", "ixc 1", "nstep 60", "toldfe 1e-11", "chkprim 0", "pp_dirpath \"./\"",
            f"pseudos \"{el}.hgh\""]
     if c["smearing"] != "none":
         inp += ["occopt 3", f"tsmear {c['temperature']}", "nband 8"]
