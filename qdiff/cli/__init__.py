@@ -22,6 +22,7 @@ from typing import Any, Sequence
 _SUBCOMMANDS = {
     "primitives": "primitives",
     "ipeps": "ipeps",
+    "dft": "dft",
 }
 
 

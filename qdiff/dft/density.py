@@ -1,0 +1,61 @@
+"""Electron density from orbitals, its symmetrisation, and the initial guess.
+
+``ρ(r) = Σ_k w_k Σ_n f_nk |ψ_nk(r)|²`` (electrons/Bohr³; ``f`` includes the spin factor 2),
+computed on the FFT grid from the periodic parts ``u_nk`` (:mod:`qdiff.dft.fft`).  When
+k-points were reduced by crystal symmetry the sum over the irreducible set is
+symmetrised: ``ρ_sym(G') = (1/|S|) Σ_S ρ(W^{-T}G') e^{2πi (W^{-T}G')·w}``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .fft import sphere_to_real, to_fourier, to_real
+
+
+def _density_k(psi_k, occ_k, fft_idx, mask, fft_size, volume):
+    u = sphere_to_real(psi_k, fft_idx, mask, fft_size, volume)
+    return jnp.einsum("n,nxyz->xyz", occ_k, jnp.abs(u) ** 2)
+
+
+def symmetrize_density(data, rho):
+    """Average a real-grid density over the basis' symmetry operations."""
+    nsym = data.sym_src.shape[0]
+    if nsym == 1:
+        return rho
+    rG = to_fourier(rho).reshape(-1)
+    acc = jnp.sum(rG[data.sym_src] * data.sym_phase, axis=0) / nsym
+    acc = acc * data.sym_valid
+    return jnp.real(to_real(acc.reshape(rho.shape)))
+
+
+def compute_density(data, psi, occ):
+    """Density on the real grid from orbitals ``psi`` (nk, npw, nb) and occupations (nk, nb)."""
+    per_k = jax.vmap(_density_k, in_axes=(0, 0, 0, 0, None, None))(
+        psi, occ, data.fft_idx, data.mask, data.fft_size, data.volume)
+    rho = jnp.einsum("k,kxyz->xyz", data.kweights, per_k)
+    return symmetrize_density(data, rho)
+
+
+def guess_density(basis, positions=None):
+    """Superposition of atomic Gaussian densities holding Z_ion electrons each.
+
+    ``ρ_G = (1/Ω) Σ_a Z_a exp(−|G|² σ_a²/2) e^{−iG·τ_a}`` with width σ_a = 1.2·r_loc + 0.5
+    Bohr (a rough valence radius); normalised to N_el exactly.
+    """
+    model = basis.model
+    data = basis.data
+    x = np.asarray(model.positions if positions is None else positions)
+    G2 = np.asarray(data.G2grid)
+    Gg = np.asarray(data.Ggrid)
+    rG = np.zeros(G2.shape, complex)
+    for a, psp in enumerate(model.psps):
+        sigma = 1.2 * float(psp.rloc) + 0.5
+        rG += float(psp.zion) * np.exp(-G2 * sigma**2 / 2) * np.exp(-2j * np.pi * Gg @ x[a])
+    rG *= model.n_electrons / model.charges.sum() / model.volume
+    rho = np.real(np.fft.ifftn(rG) * rG.size)
+    rho = np.maximum(rho, 1e-14)
+    rho *= model.n_electrons / (rho.sum() * model.volume / rho.size)
+    return jnp.asarray(rho)
