@@ -8,7 +8,7 @@ Public API (this part):
     :func:`critical_beta`, :data:`BETA_C` — exact 2D Ising solution.
 """
 
-from .contract import ContractionCost, contract, contraction_cost
+from .contraction import ContractionCost, contract, contraction_cost
 from .network import Network, network_from_graph
 from .onsager import BETA_C, critical_beta, onsager_energy, onsager_lnz, onsager_specific_heat
 

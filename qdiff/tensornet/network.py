@@ -17,7 +17,7 @@ from typing import Any, Hashable, Mapping, Sequence
 import jax
 
 from ..errors import InputError
-from .contract import ContractionCost, contract, contraction_cost
+from .contraction import ContractionCost, contract, contraction_cost
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from qdiff.errors import InputError
-from qdiff.tensornet.contract import contract, contraction_cost
+from qdiff.tensornet.contraction import contract, contraction_cost
 from qdiff.tensornet.network import network_from_graph
 
 
@@ -82,7 +82,7 @@ def test_cost_reported_before_and_memory_limit():
 
 
 def test_explicit_path_and_cache_per_structure():
-    from qdiff.tensornet import contract as contract_module
+    from qdiff.tensornet import contraction as contract_module
 
     rng = np.random.default_rng(4)
     a, b, c = _rand(rng, 2, 3), _rand(rng, 3, 4), _rand(rng, 4, 5)
@@ -154,7 +154,7 @@ def test_cotengra_when_installed():
 def test_cotengra_missing_is_a_clear_error(monkeypatch):
     import sys
 
-    from qdiff.tensornet import contract as contract_module
+    from qdiff.tensornet import contraction as contract_module
 
     monkeypatch.setitem(sys.modules, "cotengra", None)
     contract_module._path_cached.cache_clear()
