@@ -63,7 +63,7 @@ _sg = jax.lax.stop_gradient
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _svd_thin(a, eps):
-    return jnp.linalg.svd(a, full_matrices=False)
+    return tuple(jnp.linalg.svd(a, full_matrices=False))
 
 
 def _herm(x):
