@@ -14,7 +14,11 @@ sites; tensors are normalised every step and the logs accumulated, so
 the last term closing the remaining tensor on a one-site torus.
 
 Derivatives come from AD through the truncated SVDs (Liao, Liu, Wang & Xiang,
-PRX 9, 031041 (2019)): energy ``u = -∂(ln Z/N)/∂β`` and specific heat
+PRX 9, 031041 (2019)); ``trg_lnz`` supports forward and reverse mode (first
+order) and forward-over-forward for second order.  Known limitation: reverse over
+reverse (``grad(grad)``) through the ``lax.scan`` of fixed-χ steps gives NaN (the
+same computation unrolled is finite and correct); ``trg_observables`` therefore uses
+forward-over-forward, which is also the cheapest mode for one scalar β.  Energy ``u = -∂(ln Z/N)/∂β`` and specific heat
 ``c = β² ∂²(ln Z/N)/∂β²`` (:func:`trg_observables`).  The SVD is
 ``qdiff.primitives.svd``, whose reverse rule broadens ``1/(s_i² - s_j²)`` so that
 degenerate singular values (which the Ising tensors have) give finite second
@@ -48,6 +52,7 @@ from .contraction import contract
 logger = logging.getLogger(__name__)
 
 _SVD_CHOICES = ("qdiff", "jax")
+_SQRT_FLOOR = 1e-15  # relative floor of singular values under the square root (round-off level)
 
 
 def ising_tensor(beta, J=1.0, h=0.0):
@@ -92,7 +97,10 @@ def _svd_fn(which: str):
 def _split(m, k: int, svd):
     """``m ≈ (U√S)(√S Vh)`` keeping the k largest singular values."""
     u, s, vh = svd(m, k)
-    root = jnp.sqrt(s)
+    # Kept values at round-off level (a tensor near a low-rank fixed point) may be exactly 0,
+    # where √ has an infinite derivative: floor them at ε·s_max, with zero derivative below.
+    floor = _SQRT_FLOOR * lax.stop_gradient(s[0])
+    root = jnp.sqrt(jnp.where(s > floor, s, floor))
     return u * root[None, :], root[:, None] * vh
 
 
@@ -120,7 +128,7 @@ def _schedule(chi: int, steps: int) -> tuple[tuple[int, ...], int]:
     d_prev, d = None, 2
     for n in range(steps):
         bound = 2 if n == 0 else d_prev * d_prev
-        if d == chi and bound >= chi:
+        if d == chi and d_prev == chi:
             return tuple(ks), steps - n
         k = min(chi, d * d, bound)
         ks.append(k)
@@ -209,10 +217,10 @@ def _observables(beta, J, h, *, chi: int, steps: int, svd: str):
         return _trg_lnz(b, J, h, chi=chi, steps=steps, svd=svd)
 
     def first(b):
-        value, grad = jax.value_and_grad(lnz)(b)
-        return grad, value
+        return jax.jvp(lnz, (b,), (jnp.ones_like(b),))
 
-    (dlnz, value), d2lnz = jax.value_and_grad(first, has_aux=True)(beta)
+    # forward over forward: one pass gives ln Z, d/dβ and d²/dβ², memory independent of steps
+    (value, dlnz), (_, d2lnz) = jax.jvp(first, (beta,), (jnp.ones_like(beta),))
     return value, -dlnz, beta * beta * d2lnz
 
 
@@ -220,8 +228,11 @@ def trg_observables(beta, chi: int = 24, steps: int = 30, J=1.0, h=0.0, *, svd: 
     """ln Z, energy and specific heat per site from TRG, derivatives by AD.
 
     ``energy = -∂(ln Z/N)/∂β`` (units of J), ``specific_heat = β² ∂²(ln Z/N)/∂β²``
-    (units of k_B), both by reverse-mode AD through the truncated SVDs (second order:
-    grad of grad), not finite differences.  A finite χ smooths the logarithmic
+    (units of k_B), both by AD through the truncated SVDs, not finite differences:
+    forward mode over forward mode (``jax.jvp`` twice), which for one scalar β gives
+    both derivatives in a single pass whose memory does not grow with ``steps``
+    (reverse over reverse through the ``lax.scan`` currently returns NaN, see the
+    module notes).  A finite χ smooths the logarithmic
     divergence of the specific heat at βc into a finite peak.
 
     Returns:
