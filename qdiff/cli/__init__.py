@@ -23,6 +23,7 @@ _SUBCOMMANDS = {
     "primitives": "primitives",
     "ipeps": "ipeps",
     "dft": "dft",
+    "trg": "trg",
 }
 
 
