@@ -88,6 +88,30 @@ class GateStep:
 
 
 @dataclass(frozen=True)
+class RotorStep:
+    """Uncontrolled one-qubit gates on distinct qubits; ``chains[i] = (qubit, ops in order)``.
+
+    Each chain is multiplied into one 2×2 unitary per qubit at run time, so a rotor layer
+    ``Rz·Rx·Rz`` on every qubit costs one pass over the state per qubit.
+    """
+
+    chains: tuple
+
+    @property
+    def ops(self) -> tuple:
+        return tuple(op for _, ops in self.chains for op in ops)
+
+    def with_op(self, op: Op) -> "RotorStep":
+        q = op.targets[0]
+        chains = list(self.chains)
+        for i, (qq, ops) in enumerate(chains):
+            if qq == q:
+                chains[i] = (q, ops + (op,))
+                return RotorStep(tuple(chains))
+        return RotorStep(tuple(chains) + ((q, (op,)),))
+
+
+@dataclass(frozen=True)
 class RepeatStep:
     """``body`` run ``count`` times; its parameters are ``params[offset: offset + count*nparams]``."""
 
@@ -143,10 +167,14 @@ def _flatten(block, qmap, ctrls, cvals, dag, out, counter):
         raise InputError(f"cannot compile object of type {type(block).__name__} as a circuit block")
 
 
+def _is_single(op: Op) -> bool:
+    return not op.ctrls and len(op.targets) == 1
+
+
 def _commutes(op: Op, step) -> bool:
     if isinstance(step, DiagStep) and op.diagonal:
         return True
-    ops = step.ops if isinstance(step, (DiagStep, PermStep)) else (step.op,)
+    ops = step.ops if isinstance(step, (DiagStep, PermStep, RotorStep)) else (step.op,)
     support = op.support
     return all(not (support & o.support) for o in ops)
 
@@ -158,19 +186,38 @@ def _schedule(items) -> tuple:
             steps.append(RepeatStep(_schedule(it.body), it.count, it.nparams, it.offset))
             continue
         op = it
-        group = DiagStep if op.diagonal else PermStep if op.permutation is not None else None
-        target, insert_at = None, len(steps)
+        single = _is_single(op)
+        if op.diagonal:
+            group = DiagStep
+        elif single:
+            group = RotorStep
+        elif op.permutation is not None:
+            group = PermStep
+        else:
+            group = None
+        target, insert_at, blocker = None, len(steps), None
         for j in range(len(steps) - 1, max(-1, len(steps) - 1 - _LOOKBACK), -1):
             s = steps[j]
+            if isinstance(s, RepeatStep) or not _commutes(op, s):
+                blocker = j
+                break
             if group is not None and isinstance(s, group):
                 target = j
-            if isinstance(s, RepeatStep) or not _commutes(op, s):
-                break
             insert_at = j
-        if target is not None:
-            steps[target] = group(steps[target].ops + (op,))
+        if target is None and blocker is not None and single and isinstance(steps[blocker], RotorStep):
+            steps[blocker] = steps[blocker].with_op(op)  # continue this qubit's chain
+        elif target is None and blocker is not None and group is PermStep and isinstance(steps[blocker], PermStep):
+            steps[blocker] = PermStep(steps[blocker].ops + (op,))
+        elif target is not None:
+            s = steps[target]
+            steps[target] = s.with_op(op) if isinstance(s, RotorStep) else group(s.ops + (op,))
         else:
-            new = group((op,)) if group is not None else GateStep(op)
+            if group is RotorStep:
+                new = RotorStep(((op.targets[0], (op,)),))
+            elif group is not None:
+                new = group((op,))
+            else:
+                new = GateStep(op)
             steps.insert(insert_at, new)
     return tuple(steps)
 
@@ -206,7 +253,7 @@ def parameter_table(circuit) -> np.ndarray:
                 sub = table(s.body, s.nparams)
                 t[s.offset: s.offset + s.count * s.nparams] = np.tile(sub, s.count)
                 continue
-            for op in (s.ops if isinstance(s, (DiagStep, PermStep)) else (s.op,)):
+            for op in (s.ops if isinstance(s, (DiagStep, PermStep, RotorStep)) else (s.op,)):
                 if op.pidx >= 0:
                     t[op.pidx] = (op.label, op.targets[0], op.sign)
         return t

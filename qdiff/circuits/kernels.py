@@ -17,10 +17,34 @@ from __future__ import annotations
 
 import numpy as np
 
+import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .compile import DiagStep, GateStep, Op, PermStep
+from .gates import pauli_matrix
+from .compile import DiagStep, GateStep, Op, PermStep, RotorStep
+from .rotor import apply_2x2, rotor_apply, rotor_grads
+
+
+
+def materialize(x):
+    """Force ``x`` (a small array) to be computed once, not inside every consumer's loop.
+
+    XLA fuses cheap-looking producers (cos, sin, exp of a few parameters) into the elementwise
+    kernels that consume them, recomputing them for each of the ``2**n`` amplitudes; an
+    optimisation barrier does not survive to fusion on CPU.  A product with an identity matrix is
+    a dot, which XLA never fuses into a loop, so the values are materialised once.
+    """
+    x = jnp.asarray(x)
+    flat = x.reshape(-1)
+    if flat.shape[0] % 2:
+        flat = jnp.concatenate([flat, jnp.zeros((1,), flat.dtype)])
+    out = (flat.reshape(-1, 2) @ jnp.eye(2, dtype=flat.dtype)).reshape(-1)
+    return out[: x.size].reshape(x.shape)
+
+
+def _ob(x):
+    return jax.tree_util.tree_map(materialize, x)
 
 _INT = jnp.int32
 
@@ -85,47 +109,42 @@ def _half(n: int) -> int:
     return n // 2
 
 
-def _factor_table(ops, params, n, inverse):
-    """Per-qubit (n, 2) phase table of the uncontrolled one-qubit diagonal ops, or None for qubits unused."""
-    tab = {}
-    for op in ops:
-        if op.ctrls or len(op.targets) != 1:
-            continue
-        d = _op_diag_pair(op, params)
-        if inverse:
-            d = jnp.conj(d)
-        q = op.targets[0]
-        tab[q] = d if q not in tab else tab[q] * d
-    return tab
-
-
-def _op_diag_pair(op: Op, params):
-    """The two diagonal entries (|0⟩, |1⟩) of an uncontrolled one-qubit diagonal op."""
-    g = op.gate
-    if g.kind == "fixed":
-        m = np.array(g.matrix)
-        return jnp.asarray(np.diag(m), jnp.complex128)
-    th = op.sign * params[op.pidx]
-    if g.kind == "phase":
-        return jnp.stack([jnp.ones((), jnp.complex128), jnp.exp(1j * th)])
-    e = jnp.exp(-0.5j * th)
-    return jnp.stack([e, jnp.conj(e)])
-
-
 def _is_factor(op: Op) -> bool:
     return not op.ctrls and len(op.targets) == 1
 
 
-def _kron_table(tab, qubits):
-    """Vector over the basis of ``qubits`` (first = most significant) of Π_q tab[q][bit_q]."""
-    out = jnp.ones((1,), jnp.complex128)
-    for q in qubits:
-        f = tab.get(q)
-        if f is None:
-            out = jnp.repeat(out, 2)
+def _factor_coeffs(ops):
+    """For uncontrolled one-qubit diagonal ops: (qubits, pidx or -1, A, B) with phase angles
+    ``angle[j, v] = θ_j·A[j, v] + B[j, v]`` on qubit value ``v`` (A = 0 for fixed gates)."""
+    qs, pidx, a, bb = [], [], [], []
+    for op in ops:
+        g = op.gate
+        if g.kind == "fixed":
+            d = np.diag(np.array(g.matrix))
+            qs.append(op.targets[0]); pidx.append(-1); a.append((0.0, 0.0)); bb.append(tuple(np.angle(d)))
+        elif g.kind == "phase":
+            qs.append(op.targets[0]); pidx.append(op.pidx); a.append((0.0, op.sign)); bb.append((0.0, 0.0))
         else:
-            out = (out[:, None] * f[None, :]).reshape(-1)
+            qs.append(op.targets[0]); pidx.append(op.pidx); a.append((-0.5 * op.sign, 0.5 * op.sign))
+            bb.append((0.0, 0.0))
+    return np.array(qs), np.array(pidx), np.array(a), np.array(bb)
+
+
+def _indicator(n: int, qubits, lo: int, m: int) -> np.ndarray:
+    """(2**m, 2·len(qubits)) matrix: entry [b, 2j+v] = 1 if qubit qubits[j] (in lo..lo+m) has value v in b."""
+    b = np.arange(1 << m)[:, None]
+    out = np.zeros((1 << m, 2 * len(qubits)))
+    for j, q in enumerate(qubits):
+        if lo <= q < lo + m:
+            v = (b[:, 0] >> (m - 1 - (q - lo))) & 1
+            out[np.arange(1 << m), 2 * j + v] = 1.0
     return out
+
+
+def _factor_angles(ops, params):
+    qs, pidx, a, bb = _factor_coeffs(ops)
+    theta = jnp.where(jnp.asarray(pidx >= 0), params[np.maximum(pidx, 0)], 0.0) if len(pidx) else jnp.zeros(0)
+    return qs, (theta[:, None] * a + bb).reshape(-1)
 
 
 def _general_diag(op: Op, params, n, b, inverse):
@@ -142,10 +161,10 @@ def _general_diag(op: Op, params, n, b, inverse):
         val = jnp.asarray(d, jnp.complex128)[j]
     elif g.kind == "phase":
         th = op.sign * params[op.pidx] * (-1 if inverse else 1)
-        val = jnp.where(bit(b, n, op.targets[0]) == 1, jnp.exp(1j * th), jnp.ones((), jnp.complex128))
+        val = jnp.where(bit(b, n, op.targets[0]) == 1, _ob(jnp.exp(1j * th)), jnp.ones((), jnp.complex128))
     else:
         th = op.sign * params[op.pidx] * (-1 if inverse else 1)
-        e = jnp.exp(-0.5j * th)
+        e = _ob(jnp.exp(-0.5j * th))
         val = jnp.where(parity(b, n, op.targets) == 0, e, jnp.conj(e))
     if m is not None:
         val = jnp.where(m, val, jnp.ones((), jnp.complex128))
@@ -153,14 +172,23 @@ def _general_diag(op: Op, params, n, b, inverse):
 
 
 def diag_apply(step: DiagStep, params, psi, n: int, inverse: bool = False):
-    """Multiply by the fused diagonal of a DiagStep (or its inverse)."""
+    """Multiply by the fused diagonal of a DiagStep (or its inverse).
+
+    The uncontrolled one-qubit factors are combined into two vectors over the high and the
+    low half of the qubits (``2**(n/2)`` phases each, from a small indicator matmul), so the
+    state is touched once.
+    """
     k = psi.shape[0]
-    tab = _factor_table(step.ops, params, n, inverse)
+    fac = [op for op in step.ops if _is_factor(op)]
     out = psi
-    if tab:
-        h = _half(n)
-        hi = _kron_table(tab, range(h))
-        lo = _kron_table(tab, range(h, n))
+    if fac:
+        h = n // 2
+        qs, ang = _factor_angles(fac, params)
+        if inverse:
+            ang = -ang
+        hi_ang = jnp.asarray(_indicator(n, qs, 0, h)) @ ang
+        lo_ang = jnp.asarray(_indicator(n, qs, h, n - h)) @ ang
+        hi, lo = _ob((jnp.exp(1j * hi_ang), jnp.exp(1j * lo_ang)))
         out = (out.reshape(k, 1 << h, 1 << (n - h)) * hi[None, :, None] * lo[None, None, :]).reshape(k, -1)
     rest = [op for op in step.ops if not _is_factor(op)]
     if rest:
@@ -174,27 +202,22 @@ def diag_apply(step: DiagStep, params, psi, n: int, inverse: bool = False):
 
 
 def diag_grads(step: DiagStep, params, psi, lam, n: int) -> dict[int, object]:
-    """``{pidx: Re⟨λ|K|ψ⟩}`` for the parametrised ops of a DiagStep (ψ, λ after the step)."""
-    w = jnp.imag(jnp.conj(lam) * psi)  # Re⟨λ| i a |ψ⟩ = −Σ a(b) w(b)
+    """``{pidx: Re⟨λ|K|ψ⟩}`` for the parametrised ops of a DiagStep (ψ, λ after the step).
+
+    With phase angle ``θ·a(b)``, ``K = i·a(b)`` and ``Re⟨λ|K|ψ⟩ = −Σ_b a(b) Im(conj(λ_b) ψ_b)``.
+    """
+    w = jnp.imag(jnp.conj(lam) * psi)
     out = {}
     fac = [op for op in step.ops if op.pidx >= 0 and _is_factor(op)]
     if fac:
-        h = _half(n)
+        h = n // 2
+        qs, _, a, _ = _factor_coeffs(fac)
         w2 = w.reshape(1 << h, 1 << (n - h))
         r, c = jnp.sum(w2, axis=1), jnp.sum(w2, axis=0)
-        for op in fac:
-            q = op.targets[0]
-            if q < h:
-                v = r.reshape((2,) * h)
-                ax = tuple(a for a in range(h) if a != q)
-            else:
-                v = c.reshape((2,) * (n - h))
-                ax = tuple(a for a in range(n - h) if a != q - h)
-            marg = jnp.sum(v, axis=ax) if ax else v
-            if op.gate.kind == "phase":
-                out[op.pidx] = -op.sign * marg[1]
-            else:  # a = s·(−1/2, +1/2)
-                out[op.pidx] = -op.sign * 0.5 * (marg[1] - marg[0])
+        marg = (r @ jnp.asarray(_indicator(n, qs, 0, h)) + c @ jnp.asarray(_indicator(n, qs, h, n - h)))
+        vals = -jnp.sum(marg.reshape(-1, 2) * jnp.asarray(a), axis=1)
+        for j, op in enumerate(fac):
+            out[op.pidx] = vals[j]
     rest = [op for op in step.ops if op.pidx >= 0 and not _is_factor(op)]
     if rest:
         b = index(n)
@@ -256,9 +279,17 @@ def gate_apply(op: Op, params, psi, n: int, inverse: bool = False):
     g = op.gate
     b = index(n)
     m = cond_mask(b, n, op.ctrls, op.cvals)
+    if len(op.targets) == 1 and m is None:
+        if g.kind == "rot":
+            th = _theta(op, params, inverse)
+            u = _ob(jnp.cos(0.5 * th) * jnp.eye(2) - 1j * jnp.sin(0.5 * th) * jnp.asarray(pauli_matrix(g.pauli)))
+        else:
+            u = np.array(g.matrix)
+            u = jnp.asarray(u.conj().T if inverse else u)
+        return apply_2x2(psi, n, op.targets[0], u)
     if g.kind == "rot":
         th = _theta(op, params, inverse)
-        c, s = jnp.cos(0.5 * th), jnp.sin(0.5 * th)
+        c, s = _ob((jnp.cos(0.5 * th), jnp.sin(0.5 * th)))
         pp = apply_pauli(psi, n, g.pauli, op.targets)
         new = c * psi - 1j * s * pp
     elif len(op.targets) == 1:
@@ -302,9 +333,11 @@ def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False):
         return diag_apply(step, params, psi, n, inverse)
     if isinstance(step, PermStep):
         idx = perm if perm is not None else perm_index(step, n, inverse)
-        return jnp.take(psi, idx, axis=1)
+        return psi.at[:, idx].get(mode="promise_in_bounds", unique_indices=True)
     if isinstance(step, GateStep):
         return gate_apply(step.op, params, psi, n, inverse)
+    if isinstance(step, RotorStep):
+        return rotor_apply(step, params, psi, n, inverse)
     raise TypeError(f"not an executable step: {type(step).__name__}")
 
 
@@ -312,6 +345,8 @@ def step_grads(step, params, psi, lam, n: int) -> dict[int, object]:
     """Gradient terms ``{pidx: value}`` of one step (ψ, λ right after the step)."""
     if isinstance(step, DiagStep):
         return diag_grads(step, params, psi, lam, n)
+    if isinstance(step, RotorStep):
+        return rotor_grads(step, params, psi, lam, n)
     if isinstance(step, GateStep) and step.op.pidx >= 0:
         return {step.op.pidx: gate_grad(step.op, params, psi, lam, n)}
     return {}
