@@ -16,6 +16,7 @@ from .gates import (SWAP, Gate, H, Phase, Rx, Ry, Rz, S, T, X, Y, Z, matrix_gate
 from .observables import (Observable, apply_observable, expectation, ground_energy, heisenberg, maxcut,
                           pauli_sum, tfim, to_dense, to_sparse)
 from .simulate import apply
+from .vqe import VQEResult, vqe
 from .states import (basis_state, fidelity, probabilities, product_state, random_state, sample, state,
                      zero_state)
 
@@ -26,5 +27,5 @@ __all__ = [
     "variational_circuit", "ring", "chain_pairs", "cnot_entangler", "random_params", "random_circuit",
     "random_observable", "Observable", "pauli_sum", "heisenberg", "tfim", "maxcut", "to_dense", "to_sparse",
     "ground_energy", "expectation", "apply_observable", "apply", "expect", "value_and_grad",
-    "zero_state", "basis_state", "product_state", "state", "random_state", "probabilities", "sample", "fidelity",
+    "vqe", "VQEResult", "zero_state", "basis_state", "product_state", "state", "random_state", "probabilities", "sample", "fidelity",
 ]

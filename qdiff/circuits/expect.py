@@ -75,7 +75,7 @@ def random_observable(n: int, key) -> Observable:
 def _examples(key):
     k1, k2, k3, k4, k5 = jax.random.split(key, 5)
     out = []
-    for n, kc in ((4, k1), (5, k2)):
+    for n, kc in ((4, k1),):
         circ = random_circuit(n, kc)
         obs = random_observable(n, jax.random.fold_in(kc, 1))
         p = jax.random.uniform(jax.random.fold_in(kc, 2), (circ.nparams,), jnp.float64, 0, 2 * np.pi)

@@ -143,7 +143,10 @@ def _indicator(n: int, qubits, lo: int, m: int) -> np.ndarray:
 
 def _factor_angles(ops, params):
     qs, pidx, a, bb = _factor_coeffs(ops)
-    theta = jnp.where(jnp.asarray(pidx >= 0), params[np.maximum(pidx, 0)], 0.0) if len(pidx) else jnp.zeros(0)
+    if np.any(pidx >= 0):
+        theta = jnp.where(jnp.asarray(pidx >= 0), params[np.maximum(pidx, 0)], 0.0)
+    else:
+        theta = jnp.zeros(len(pidx))
     return qs, (theta[:, None] * a + bb).reshape(-1)
 
 

@@ -19,8 +19,10 @@ edge attribute ``weight`` is honoured where stated):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -194,20 +196,39 @@ def check_observable(obs: Observable, n: int) -> None:
         raise InputError(f"observable acts on {obs.n} qubits but the circuit/state has only {n}")
 
 
+@lru_cache(maxsize=64)
+def _jitted(obs: Observable, n: int):
+    @jax.jit
+    def hpsi(state):
+        return _apply(obs, state.reshape(-1, state.shape[-1]), n).reshape(state.shape)
+
+    @jax.jit
+    def expect(state):
+        return jnp.real(jnp.sum(jnp.conj(state) * hpsi(state), axis=-1))
+
+    return hpsi, expect
+
+
+def _nstate(obs, state):
+    state = jnp.asarray(state, jnp.complex128)
+    size = state.shape[-1] if state.ndim else 0
+    if state.ndim not in (1, 2) or size < 2 or size & (size - 1):
+        raise InputError(f"state must have 2**n amplitudes (or be a batch (B, 2**n)), got shape {state.shape}")
+    n = size.bit_length() - 1
+    check_observable(obs, n)
+    return state, n
+
+
 def apply_observable(obs: Observable, state):
     """``H|ψ⟩`` for a state of shape ``(2**n,)`` or a batch ``(B, 2**n)`` (n ≥ obs.n)."""
-    state = jnp.asarray(state, jnp.complex128)
-    n = int(np.log2(state.shape[-1]))
-    check_observable(obs, n)
-    psi = state.reshape(-1, state.shape[-1])
-    return _apply(obs, psi, n).reshape(state.shape)
+    state, n = _nstate(obs, state)
+    return _jitted(obs, n)[0](state)
 
 
 def expectation(obs: Observable, state):
     """``⟨ψ|H|ψ⟩`` (real; not normalised by ⟨ψ|ψ⟩) for a state or a batch of states."""
-    state = jnp.asarray(state, jnp.complex128)
-    hpsi = apply_observable(obs, state)
-    return jnp.real(jnp.sum(jnp.conj(state) * hpsi, axis=-1))
+    state, n = _nstate(obs, state)
+    return _jitted(obs, n)[1](state)
 
 
 def to_sparse(obs: Observable, n: int | None = None):

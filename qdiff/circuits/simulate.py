@@ -87,19 +87,27 @@ def _backward(steps, params, x, n: int, nparams: int, perms=None):
 def _adjoint_apply(program: Program):
     n, steps, m = program.n, program.steps, program.nparams
 
-    @jax.custom_vjp
-    def run(params, psi):
+    @jax.jit
+    def forward(params, psi):
         return _forward(steps, params, psi[None], n)[0]
 
+    @jax.jit
+    def backward(params, out, ct):
+        x = jnp.stack([out, jnp.conj(ct).astype(out.dtype)])
+        g, x0 = _backward(steps, params, x, n, m)
+        return g, jnp.conj(x0[1])
+
+    @jax.custom_vjp
+    def run(params, psi):
+        return forward(params, psi)
+
     def fwd(params, psi):
-        out = run(params, psi)
+        out = forward(params, psi)
         return out, (params, out)
 
     def bwd(res, ct):
         params, out = res
-        x = jnp.stack([out, jnp.conj(ct).astype(out.dtype)])
-        g, x0 = _backward(steps, params, x, n, m)
-        return g, jnp.conj(x0[1])
+        return backward(params, out, ct)
 
     run.defvjp(fwd, bwd)
     return run
@@ -109,6 +117,7 @@ def _adjoint_apply(program: Program):
 def _backprop_apply(program: Program):
     n, steps = program.n, program.steps
 
+    @jax.jit
     def run(params, psi):
         return _forward(steps, params, psi[None], n)[0]
 

@@ -21,6 +21,7 @@ from typing import Any, Sequence
 # subcommand name -> module under qdiff.cli (imported only when used)
 _SUBCOMMANDS = {
     "primitives": "primitives",
+    "vqe": "vqe",
 }
 
 
