@@ -14,6 +14,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import jax
@@ -69,6 +70,15 @@ def _make_step(obs, circuit, optimizer, state):
     return step
 
 
+@lru_cache(maxsize=16)
+def _default_step(obs, circuit, lr):
+    """Jitted step of the default Adam optimiser, cached so repeated/resumed runs compile once."""
+    import optax
+
+    opt = optax.adam(lr)
+    return opt, _make_step(obs, circuit, opt, None)
+
+
 def vqe(obs: Observable, circuit, params=None, *, steps: int = 100, optimizer=None, lr: float = 0.01,
         seed: int = 0, state=None, checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10,
         callback: Callable[[dict], None] | None = None, progress: bool = False) -> VQEResult:
@@ -101,10 +111,14 @@ def vqe(obs: Observable, circuit, params=None, *, steps: int = 100, optimizer=No
         raise InputError(f"vqe: steps must be a positive integer, got {steps!r}")
     if not (isinstance(checkpoint_every, (int, np.integer)) and checkpoint_every >= 1):
         raise InputError(f"vqe: checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+    step_fn = None
     if optimizer is None:
         if not (np.isfinite(lr) and lr > 0):
             raise InputError(f"vqe: lr must be a positive number, got {lr!r}")
-        optimizer = optax.adam(lr)
+        if state is None:
+            optimizer, step_fn = _default_step(obs, circuit, float(lr))
+        else:
+            optimizer = optax.adam(lr)
     program = compile_circuit(circuit)
     check_observable(obs, program.n)
     if params is None:
@@ -122,7 +136,8 @@ def vqe(obs: Observable, circuit, params=None, *, steps: int = 100, optimizer=No
         opt_state = jax.tree_util.tree_map(jnp.asarray, opt_state)
         history = {k: list(meta.get("history", {}).get(k, [])) for k in history}
         log.info("resumed from %s at step %d", checkpoint, start)
-    step_fn = _make_step(obs, circuit, optimizer, state)
+    if step_fn is None:
+        step_fn = _make_step(obs, circuit, optimizer, state)
     bar = ProgressBar(steps, desc="vqe", keys=("energy", "grad_norm")) if progress else None
     if bar is not None:
         bar._bar.update(min(start, steps))

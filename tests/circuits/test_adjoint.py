@@ -24,8 +24,8 @@ def fd_grad(f, x, h=1e-3):
 @pytest.fixture(scope="module")
 def case():
     key = jax.random.PRNGKey(3)
-    circ = qc.random_circuit(5, key)
-    obs = qc.random_observable(5, jax.random.fold_in(key, 1))
+    circ = qc.random_circuit(4, key)
+    obs = qc.random_observable(4, jax.random.fold_in(key, 1))
     p = np.asarray(qc.random_params(circ, jax.random.fold_in(key, 2)))
     return circ, obs, p
 
@@ -51,18 +51,20 @@ def test_gradient_matches_finite_differences_and_backprop(case):
     np.testing.assert_allclose(g, g_fd, atol=1e-9)
 
 
-def test_vmap_over_params_and_states(case):
-    circ, obs, p = case
+def test_vmap_over_params_and_states():
+    circ, obs = qc.variational_circuit(4, 3), qc.heisenberg(4)
+    p = np.asarray(qc.random_params(circ, jax.random.PRNGKey(7)))
     batch = np.stack([p, p + 0.1, p - 0.3])
-    f = jax.grad(lambda t: qc.expect(obs, circ, t))
-    gb = jax.vmap(f)(batch)
+    f = jax.jit(jax.grad(lambda t: qc.expect(obs, circ, t)))
+    gb = jax.jit(jax.vmap(f))(batch)
     for i in range(3):
         np.testing.assert_allclose(gb[i], f(batch[i]), atol=1e-12)
-    states = qc.random_state(5, jax.random.PRNGKey(9), batch=3)
-    fs = jax.vmap(lambda s: jax.value_and_grad(lambda t: qc.expect(obs, circ, t, s))(p))
+    states = qc.random_state(4, jax.random.PRNGKey(9), batch=3)
+    fs = jax.jit(jax.vmap(lambda s: jax.value_and_grad(lambda t: qc.expect(obs, circ, t, s))(p)))
     es, gs = fs(states)
+    fb = jax.jit(jax.value_and_grad(lambda t, s: qc.expect(obs, circ, t, s, method="backprop")))
     for i in range(3):
-        e_i, g_i = jax.value_and_grad(lambda t: qc.expect(obs, circ, t, states[i], method="backprop"))(p)
+        e_i, g_i = fb(p, states[i])
         assert abs(es[i] - e_i) < 1e-12
         np.testing.assert_allclose(gs[i], g_i, atol=1e-10)
     # batched arguments directly
@@ -72,8 +74,8 @@ def test_vmap_over_params_and_states(case):
 
 def test_amplitude_loss_fidelity_and_input_state_gradient(case):
     circ, _, p = case
-    target = qc.random_state(5, jax.random.PRNGKey(4))
-    psi0 = qc.random_state(5, jax.random.PRNGKey(5))
+    target = qc.random_state(4, jax.random.PRNGKey(4))
+    psi0 = qc.random_state(4, jax.random.PRNGKey(5))
 
     def loss(t, s, method):
         out = qc.apply(circ, t, s, method=method)
@@ -89,15 +91,15 @@ def test_amplitude_loss_fidelity_and_input_state_gradient(case):
 
 
 def test_compiled_program_size_does_not_depend_on_depth():
-    h = qc.heisenberg(4)
+    h = qc.heisenberg(3)
     sizes = []
     for depth in (10, 1000):
-        c = qc.variational_circuit(4, depth)
+        c = qc.variational_circuit(3, depth)
         p = jnp.zeros(c.nparams)
         jaxpr = jax.make_jaxpr(jax.value_and_grad(lambda t: qc.expect(h, c, t)))(p)
         text = str(jaxpr)
         assert "scan" in text
-        sizes.append(re.sub(r"\s+", " ", re.sub(r"\d+", "N", text)))  # same program up to numbers/layout
+        sizes.append(re.sub(r"\s+", "", re.sub(r"\d+", "N", text)))  # same program up to numbers/layout
     assert sizes[0] == sizes[1]
 
 

@@ -23,7 +23,7 @@ def test_vqe_reaches_the_exact_heisenberg_ground_energy():
 def test_checkpoint_resume_gives_identical_parameters(tmp_path):
     h = qc.tfim(4, 1.0, 0.7)
     c = qc.variational_circuit(4, 3)
-    straight = qc.vqe(h, c, steps=10, lr=0.05)
+    straight = qc.vqe(h, c, steps=10, lr=0.05)  # same compiled step function is reused below
     path = tmp_path / "vqe.npz"
     first = qc.vqe(h, c, steps=5, lr=0.05, checkpoint=path, checkpoint_every=2)
     assert len(first.energy) == 5
@@ -42,7 +42,7 @@ def test_cli_vqe_json_and_resume(tmp_path, capsys):
     assert rec["schema"] == "qdiff.vqe/1" and len(rec["energy"]) == 4 and rec["nparams"] == 40
     k = np.pi * (2 * np.arange(1, 5) - 1) / 4  # free-fermion exact energy of the 4-site TFIM ring, h = J = 1
     assert rec["exact_ground_energy"] == pytest.approx(-np.sum(np.sqrt(2 - 2 * np.cos(k))), abs=1e-9)
-    args[7] = "6"
+    args[6] = "6"
     assert main(args) == 0
     rec2 = json.loads(capsys.readouterr().out)
     assert rec2["resumed_from"] == 4 and rec2["energy"][:4] == rec["energy"]
