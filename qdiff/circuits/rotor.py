@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 import jax.numpy as jnp
-from jax import lax
 
 from .compile import Op, RotorStep
 from .gates import pauli_matrix
