@@ -24,6 +24,7 @@ _SUBCOMMANDS = {
     "ipeps": "ipeps",
     "dft": "dft",
     "trg": "trg",
+    "vqe": "vqe",
 }
 
 

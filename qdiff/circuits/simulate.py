@@ -1,0 +1,191 @@
+"""Run compiled circuits: forward pass, and the reversible adjoint backward pass.
+
+:func:`apply` maps ``(circuit, params, state)`` to the output state.  Its
+derivative (``method="adjoint"``, the default) is a ``jax.custom_vjp`` whose
+forward pass keeps only the **final** state; the backward pass walks the
+program in reverse (``lax.scan(..., reverse=True)`` over repeated layers),
+uncomputing the state with each gate's inverse while pulling the adjoint state
+back with ``U†`` and accumulating, per parametrised gate,
+
+    ∂/∂θ Re⟨λ|ψ_out⟩ = Re⟨λ_g|K_g|ψ_g⟩,   K_g = (∂U_g/∂θ) U_g†,
+
+where ``ψ_g``, ``λ_g`` are the state and adjoint state right after gate ``g``.
+Memory is two state vectors plus the parameter array, whatever the depth
+(Jones & Gacon 2020, arXiv:2009.02823; Luo et al., Yao.jl, Quantum 4, 341 (2020)).
+``method="backprop"`` differentiates the same forward pass with plain JAX AD
+(memory grows with depth) and is kept for cross-checks.
+
+Any loss of the output state is supported: JAX passes the cotangent ``c`` of
+the output amplitudes, the adjoint state starts as ``λ = conj(c)``, and the
+cotangent of the input state is ``conj(λ_0)``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ..errors import InputError
+from .compile import PermStep, Program, RepeatStep, compile_circuit
+from .kernels import perm_index, step_apply, step_grads
+
+_METHODS = ("adjoint", "backprop")
+
+
+def _slice(params, step: RepeatStep):
+    p = lax.slice_in_dim(params, step.offset, step.offset + step.count * step.nparams)
+    return p.reshape(step.count, step.nparams)
+
+
+def _forward(steps, params, psi, n: int, perms=None):
+    """Apply ``steps`` to ``psi`` of shape (k, 2**n)."""
+    perms = perms or {}
+    for i, step in enumerate(steps):
+        if isinstance(step, RepeatStep):
+            body_perms = {j: perm_index(s, n) for j, s in enumerate(step.body) if isinstance(s, PermStep)}
+
+            def body(x, p, step=step, body_perms=body_perms):
+                return _forward(step.body, p, x, n, body_perms), None
+
+            psi, _ = lax.scan(body, psi, _slice(params, step), length=step.count)
+        else:
+            psi = step_apply(step, params, psi, n, perms.get(i))
+    return psi
+
+
+def _backward(steps, params, x, n: int, nparams: int, perms=None):
+    """Walk ``steps`` backwards from ``x = [ψ_out; λ_out]``; return (gradient, [ψ_in; λ_in])."""
+    perms = perms or {}
+    pieces: list[tuple[int, jax.Array]] = []
+    for i in range(len(steps) - 1, -1, -1):
+        step = steps[i]
+        if isinstance(step, RepeatStep):
+            inv = {j: perm_index(s, n, inverse=True) for j, s in enumerate(step.body) if isinstance(s, PermStep)}
+
+            def body(carry, p, step=step, inv=inv):
+                g, carry = _backward(step.body, p, carry, n, step.nparams, inv)
+                return carry, g
+
+            x, g = lax.scan(body, x, _slice(params, step), length=step.count, reverse=True)
+            if step.nparams:
+                pieces.append((step.offset, g.reshape(-1)))
+        else:
+            for pidx, v in step_grads(step, params, x[0:1], x[1:2], n).items():
+                pieces.append((pidx, jnp.reshape(v, (1,))))
+            x = step_apply(step, params, x, n, perms.get(i), inverse=True)
+    if not pieces:
+        return jnp.zeros((nparams,), jnp.float64), x
+    pieces.sort(key=lambda t: t[0])
+    return jnp.concatenate([p for _, p in pieces]).astype(jnp.float64), x
+
+
+@lru_cache(maxsize=128)
+def _adjoint_apply(program: Program):
+    n, steps, m = program.n, program.steps, program.nparams
+
+    @jax.jit
+    def forward(params, psi):
+        return _forward(steps, params, psi[None], n)[0]
+
+    @jax.jit
+    def backward(params, out, ct):
+        x = jnp.stack([out, jnp.conj(ct).astype(out.dtype)])
+        g, x0 = _backward(steps, params, x, n, m)
+        return g, jnp.conj(x0[1])
+
+    @jax.custom_vjp
+    def run(params, psi):
+        return forward(params, psi)
+
+    def fwd(params, psi):
+        out = forward(params, psi)
+        return out, (params, out)
+
+    def bwd(res, ct):
+        params, out = res
+        return backward(params, out, ct)
+
+    run.defvjp(fwd, bwd)
+    return run
+
+
+@lru_cache(maxsize=128)
+def _backprop_apply(program: Program):
+    n, steps = program.n, program.steps
+
+    @jax.jit
+    def run(params, psi):
+        return _forward(steps, params, psi[None], n)[0]
+
+    return run
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def check_params(program: Program, params, what: str = "params"):
+    """Validate a parameter array against a program; return it as float64 (raises InputError)."""
+    if isinstance(params, (list, tuple)) or np.isscalar(params):
+        params = np.asarray(params, dtype=np.float64)
+    if params.shape[-1:] != (program.nparams,) or params.ndim not in (1, 2):
+        raise InputError(f"{what}: expected a parameter array of shape ({program.nparams},) (or a batch "
+                         f"(B, {program.nparams})), got shape {tuple(params.shape)}")
+    if jnp.iscomplexobj(params):
+        raise InputError(f"{what}: parameters must be real, got dtype {params.dtype}")
+    if _is_concrete(params) and program.nparams and not bool(np.all(np.isfinite(np.asarray(params)))):
+        bad = int(np.size(params) - np.count_nonzero(np.isfinite(np.asarray(params))))
+        raise InputError(f"{what}: {bad} parameter(s) are NaN or infinite")
+    return jnp.asarray(params, jnp.float64)
+
+
+def check_state(n: int, state, what: str = "state"):
+    """Validate a state (``2**n`` amplitudes, or a batch ``(B, 2**n)``); return it as complex128."""
+    if state is None:
+        return jnp.zeros((1 << n,), jnp.complex128).at[0].set(1.0)
+    if isinstance(state, (list, tuple)):
+        state = np.asarray(state)
+    if state.shape[-1:] != (1 << n,) or state.ndim not in (1, 2):
+        raise InputError(f"{what}: expected {1 << n} amplitudes for {n} qubits (or a batch (B, {1 << n})), "
+                         f"got shape {tuple(state.shape)}")
+    if _is_concrete(state) and not bool(np.all(np.isfinite(np.asarray(state)))):
+        raise InputError(f"{what}: state has NaN or infinite amplitudes")
+    return jnp.asarray(state, jnp.complex128)
+
+
+def apply(circuit, params, state=None, *, method: str = "adjoint"):
+    """The output state ``U(θ)|ψ⟩`` of a circuit.
+
+    Args:
+      circuit: a block (see :mod:`qdiff.circuits.blocks`).
+      params: flat float64 array of ``circuit.nparams`` parameters in gate order, or a batch
+        ``(B, nparams)``.
+      state: ``2**n`` amplitudes (default ``|0…0⟩``), or a batch ``(B, 2**n)``.
+      method: ``"adjoint"`` (reversible adjoint derivative, memory independent of depth) or
+        ``"backprop"`` (plain JAX AD through the same simulation).
+
+    Returns:
+      complex128 array of shape ``(2**n,)`` or ``(B, 2**n)``.
+
+    Raises:
+      InputError: wrong parameter length, NaN parameters, wrong state size, unknown method.
+    """
+    if method not in _METHODS:
+        raise InputError(f"method must be one of {_METHODS}, got {method!r}")
+    program = compile_circuit(circuit)
+    params = check_params(program, params)
+    psi = check_state(program.n, state)
+    fn = (_adjoint_apply if method == "adjoint" else _backprop_apply)(program)
+    if params.ndim == 2 and psi.ndim == 2:
+        if params.shape[0] != psi.shape[0]:
+            raise InputError(f"batch sizes differ: {params.shape[0]} parameter sets, {psi.shape[0]} states")
+        return jax.vmap(fn)(params, psi)
+    if params.ndim == 2:
+        return jax.vmap(fn, in_axes=(0, None))(params, psi)
+    if psi.ndim == 2:
+        return jax.vmap(fn, in_axes=(None, 0))(params, psi)
+    return fn(params, psi)

@@ -1,0 +1,118 @@
+"""The reversible adjoint against finite differences and against plain JAX backprop."""
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import qdiff.circuits as qc
+
+
+def fd_grad(f, x, h=1e-3):
+    """Fourth-order central finite differences, coordinate by coordinate."""
+    x = np.asarray(x, float)
+    g = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (8 * (f(x + e) - f(x - e)) - (f(x + 2 * e) - f(x - 2 * e))) / (12 * h)
+    return g
+
+
+@pytest.fixture(scope="module")
+def case():
+    key = jax.random.PRNGKey(3)
+    circ = qc.random_circuit(4, key)
+    obs = qc.random_observable(4, jax.random.fold_in(key, 1))
+    p = np.asarray(qc.random_params(circ, jax.random.fold_in(key, 2)))
+    return circ, obs, p
+
+
+def test_every_gate_kind_is_in_the_random_circuit(case):
+    circ, _, _ = case
+    counts = circ.counts()
+    for kind in ["H", "X", "Y", "Z", "S", "T", "Rx", "Ry", "Rz", "Phase", "SWAP", "PauliRot(XYZ)", "PauliRot(ZZ)",
+                 "Matrix", "CCRx", "CPhase", "CCPauliRot(XY)", "CRz", "CCX", "CSWAP", "CH", "CNOT"]:
+        assert counts.get(kind, 0) > 0, kind
+
+
+def test_gradient_matches_finite_differences_and_backprop(case):
+    circ, obs, p = case
+    f_adj = jax.jit(jax.value_and_grad(lambda t: qc.expect(obs, circ, t)))
+    f_bp = jax.jit(jax.value_and_grad(lambda t: qc.expect(obs, circ, t, method="backprop")))
+    e, g = f_adj(p)
+    e_bp, g_bp = f_bp(p)
+    energy = jax.jit(lambda t: qc.expect(obs, circ, t))
+    g_fd = fd_grad(lambda t: float(energy(t)), p)
+    assert abs(e - e_bp) < 1e-12
+    np.testing.assert_allclose(g, g_bp, atol=1e-10)
+    np.testing.assert_allclose(g, g_fd, atol=1e-9)
+
+
+def test_vmap_over_params_and_states():
+    circ, obs = qc.variational_circuit(4, 3), qc.heisenberg(4)
+    p = np.asarray(qc.random_params(circ, jax.random.PRNGKey(7)))
+    batch = np.stack([p, p + 0.1, p - 0.3])
+    f = jax.jit(jax.grad(lambda t: qc.expect(obs, circ, t)))
+    gb = jax.jit(jax.vmap(f))(batch)
+    for i in range(3):
+        np.testing.assert_allclose(gb[i], f(batch[i]), atol=1e-12)
+    states = qc.random_state(4, jax.random.PRNGKey(9), batch=3)
+    fs = jax.jit(jax.vmap(lambda s: jax.value_and_grad(lambda t: qc.expect(obs, circ, t, s))(p)))
+    es, gs = fs(states)
+    fb = jax.jit(jax.value_and_grad(lambda t, s: qc.expect(obs, circ, t, s, method="backprop")))
+    for i in range(3):
+        e_i, g_i = fb(p, states[i])
+        assert abs(es[i] - e_i) < 1e-12
+        np.testing.assert_allclose(gs[i], g_i, atol=1e-10)
+    # batched arguments directly
+    np.testing.assert_allclose(qc.expect(obs, circ, batch), jax.vmap(lambda t: qc.expect(obs, circ, t))(batch),
+                               atol=1e-13)
+
+
+def test_amplitude_loss_fidelity_and_input_state_gradient(case):
+    circ, _, p = case
+    target = qc.random_state(4, jax.random.PRNGKey(4))
+    psi0 = qc.random_state(4, jax.random.PRNGKey(5))
+
+    def loss(t, s, method):
+        out = qc.apply(circ, t, s, method=method)
+        amp = jnp.vdot(target, out)
+        return jnp.abs(amp) ** 2 + 0.3 * jnp.real(out[3] * jnp.conj(out[7]))
+
+    ga = jax.jit(jax.grad(lambda t, s: loss(t, s, "adjoint"), argnums=(0, 1)))(p, psi0)
+    gb = jax.jit(jax.grad(lambda t, s: loss(t, s, "backprop"), argnums=(0, 1)))(p, psi0)
+    np.testing.assert_allclose(ga[0], gb[0], atol=1e-10)
+    np.testing.assert_allclose(ga[1], gb[1], atol=1e-10)
+    f = jax.jit(lambda t: loss(t, psi0, "adjoint"))
+    np.testing.assert_allclose(ga[0], fd_grad(lambda t: float(f(t)), p), atol=1e-9)
+
+
+def test_compiled_program_size_does_not_depend_on_depth():
+    h = qc.heisenberg(3)
+    sizes = []
+    for depth in (10, 1000):
+        c = qc.variational_circuit(3, depth)
+        p = jnp.zeros(c.nparams)
+        jaxpr = jax.make_jaxpr(jax.value_and_grad(lambda t: qc.expect(h, c, t)))(p)
+        text = str(jaxpr)
+        assert "scan" in text
+        sizes.append(re.sub(r"\s+", "", re.sub(r"\d+", "N", text)))  # same program up to numbers/layout
+    assert sizes[0] == sizes[1]
+
+
+def test_deep_circuit_gradient_is_consistent_with_finite_differences():
+    # 300 layers: the uncomputed state must stay accurate over the reverse walk.
+    c = qc.variational_circuit(4, 300)
+    h = qc.heisenberg(4)
+    p = np.asarray(qc.random_params(c, jax.random.PRNGKey(0)))
+    e, g = qc.value_and_grad(h, c)(p)
+    energy = jax.jit(lambda t: qc.expect(h, c, t))
+    rng = np.random.default_rng(0)
+    for i in rng.choice(c.nparams, 4, replace=False):
+        d = np.zeros_like(p)
+        d[i] = 1e-3
+        fd = (8 * (energy(p + d) - energy(p - d)) - (energy(p + 2 * d) - energy(p - 2 * d))) / 12e-3
+        assert abs(g[i] - fd) < 1e-9
