@@ -11,7 +11,6 @@ from scipy import integrate, optimize, special
 from qdiff.dft import Occupations, Smearing, fermi_level, occupations
 from qdiff.dft.smearing import delta_function, entropy_function, occupation_function
 from qdiff.errors import InputError
-from qdiff.primitives import check
 
 KINDS = ["fermi-dirac", "gaussian", "methfessel-paxton", "marzari-vanderbilt"]
 
@@ -238,7 +237,3 @@ def test_bad_input():
     with pytest.raises(InputError, match="filled bands needed"):
         fermi_level(eps, w, 22, Smearing())
 
-
-def test_registered_fermi_level_derivative():
-    report = check("dft.fermi_level")
-    assert report.passed, report
