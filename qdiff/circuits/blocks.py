@@ -54,7 +54,19 @@ def _locs(loc, n: int, what: str) -> tuple[int, ...]:
 
 
 class _Block:
-    """Shared behaviour of composite blocks."""
+    """Shared behaviour of composite blocks.
+
+    Defaults: a composite acts on ``self.n`` qubits and its parameters are those of its one child
+    ``self.block``; composites with another register size or several children override these.
+    """
+
+    @property
+    def nqubits(self) -> int:
+        return self.n
+
+    @cached_property
+    def _nparams(self) -> int:
+        return _nparams(self.block)
 
     @property
     def nparams(self) -> int:
@@ -94,14 +106,6 @@ class Put(_Block):
     locs: tuple[int, ...]
     block: object
 
-    @property
-    def nqubits(self) -> int:
-        return self.n
-
-    @cached_property
-    def _nparams(self) -> int:
-        return _nparams(self.block)
-
     @cached_property
     def _counts(self) -> Counter:
         return _counts(self.block)
@@ -119,14 +123,6 @@ class Control(_Block):
     values: tuple[int, ...]
     locs: tuple[int, ...]
     block: object
-
-    @property
-    def nqubits(self) -> int:
-        return self.n
-
-    @cached_property
-    def _nparams(self) -> int:
-        return _nparams(self.block)
 
     @cached_property
     def _counts(self) -> Counter:
@@ -148,10 +144,6 @@ class Chain(_Block):
 
     n: int
     blocks: tuple
-
-    @property
-    def nqubits(self) -> int:
-        return self.n
 
     @cached_property
     def _nparams(self) -> int:
@@ -177,10 +169,6 @@ class Kron(_Block):
 
     n: int
     items: tuple
-
-    @property
-    def nqubits(self) -> int:
-        return self.n
 
     @cached_property
     def _nparams(self) -> int:
@@ -238,10 +226,6 @@ class Dagger(_Block):
     @property
     def nqubits(self) -> int:
         return self.block.nqubits
-
-    @cached_property
-    def _nparams(self) -> int:
-        return _nparams(self.block)
 
     @cached_property
     def _counts(self) -> Counter:

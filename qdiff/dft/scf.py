@@ -26,6 +26,7 @@ from ..errors import CheckpointError, ConvergenceError, InputError
 from .density import compute_density, guess_density
 from .energy import TermsData, build_terms_data, energy_terms, ewald, total_local_potential
 from .hamiltonian import HamiltonianK, hamiltonian_matrix
+from .mixing import KerkerMixing, precondition
 from .results import SCFResult
 from .terms.projectors import projectors
 from .terms.psp_correction import psp_correction_energy
@@ -132,19 +133,6 @@ def scf_step(data, td: TermsData, positions, rho_in, psi0, psp_corr, e_ewald, ei
                 minus_ts=occ.entropy, rho=rho_out, energies=en)
 
 
-def kerker_precondition(data, k_tf: float = 0.8):
-    """Kerker preconditioner ``r_G -> r_G |G|²/(|G|²+k_TF²)`` (G = 0 kept), as a function of a grid."""
-    from .fft import to_fourier, to_real
-
-    G2 = data.G2grid
-    factor = jnp.where(G2 > 0, G2 / (G2 + k_tf**2), 1.0)
-
-    def precond(r):
-        return jnp.real(to_real(factor * to_fourier(r)))
-
-    return precond
-
-
 #: eigensolver residual tolerance of the first SCF iteration (later: 5% of the density residual)
 FIRST_EIG_TOL = 1e-3
 
@@ -215,7 +203,8 @@ def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: floa
         solver = "dense" if basis.npw <= DENSE_MAX_NPW else "lobpcg"
     if mixing == "auto":
         mixing = "kerker" if model.smearing != "none" else "simple"
-    precond = kerker_precondition(data, k_tf) if mixing == "kerker" else None
+    # the step size is Anderson's `beta`, so the shared Kerker filter runs with alpha = 1
+    kerker = KerkerMixing(alpha=1.0, kTF=k_tf) if mixing == "kerker" else None
     td = build_terms_data(basis)
     psp_corr = psp_correction_energy(model) if "psp_correction" in model.terms else 0.0
     e_ewald = float(ewald(data.lattice, td.charges, pos)) if "ewald" in model.terms else 0.0
@@ -236,7 +225,7 @@ def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: floa
     dv = basis.model.volume / rho.size
     state = anderson_init(rho.reshape(-1), max(anderson_m, 1))
     shape = rho.shape
-    flat_precond = None if precond is None else (lambda r: precond(r.reshape(shape)).reshape(-1))
+    flat_precond = None if kerker is None else kerker.preconditioner(data.G2grid)
     e_prev = history[-1]["energy"] if history else None
     out = None
     converged = False
@@ -266,7 +255,7 @@ def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: floa
                                        precond=flat_precond)
             rho = rho.reshape(shape)
         else:
-            step = resid if precond is None else precond(resid)
+            step = resid if kerker is None else precondition(kerker, resid, data.G2grid)
             rho = rho + beta * step
         if checkpoint is not None:
             save_checkpoint(checkpoint, (rho, psi), {"fingerprint": fingerprint, "history": _jsonable(history)})
