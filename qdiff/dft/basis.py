@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import InputError
 from .kpoints import KPoints, reduce_kpoints
 from .model import Model
-from .symmetry import find_symmetries, identity_only
+from .symmetry import density_symmetriser, find_symmetries, identity_only
 
 logger = logging.getLogger(__name__)
 
@@ -73,10 +73,12 @@ class BasisData:
       kinetic: (nk, npw) |k+G|²/2, Hartree (0 in the padding).
       Ggrid: (n1, n2, n3, 3) integer G of every FFT grid point (centered).
       G2grid: (n1, n2, n3) |G|², Bohr⁻².
-      sym_src: (nsym, n1*n2*n3) flat source index of each grid point per operation.
-      sym_phase: (nsym, n1*n2*n3) complex phase of each operation.
-      sym_valid: (n1*n2*n3,) 1.0 where every operation's image lies in the grid.
-      fft_size: static grid size; volume: static cell volume (Bohr³).
+      sym_star: (n1*n2*n3,) flat index of the representative of each grid point's star.
+      sym_phase: (n1*n2*n3,) complex phase of each point relative to its star (0: extinct).
+      sym_weight: (n1*n2*n3,) 1/(star size), 0 where the star is extinct
+        (see :func:`~qdiff.dft.symmetry.density_symmetriser`).
+      fft_size: static grid size; volume: static cell volume (Bohr³);
+      n_symops: static number of symmetry operations (1: no symmetrisation).
     """
 
     lattice: jax.Array
@@ -88,11 +90,12 @@ class BasisData:
     kinetic: jax.Array
     Ggrid: jax.Array
     G2grid: jax.Array
-    sym_src: jax.Array
+    sym_star: jax.Array
     sym_phase: jax.Array
-    sym_valid: jax.Array
+    sym_weight: jax.Array
     fft_size: tuple = field(default=(1, 1, 1), metadata=dict(static=True))
     volume: float = field(default=1.0, metadata=dict(static=True))
+    n_symops: int = field(default=1, metadata=dict(static=True))
 
     @property
     def n_grid(self) -> int:
@@ -187,39 +190,16 @@ class PlaneWaveBasis:
         Ggrid = np.stack(np.meshgrid(*freqs, indexing="ij"), axis=-1)
         Gc = Ggrid @ B.T
         G2 = np.sum(Gc * Gc, axis=-1)
-        src, phase, valid = self._symmetriser(Ggrid)
+        star, phase, weight = density_symmetriser(self.symops, fft_size)
 
         self.data = BasisData(
             lattice=jnp.asarray(A), kcoords=jnp.asarray(kc), kweights=jnp.asarray(self.kpoints.weights),
             G=jnp.asarray(G), mask=jnp.asarray(mask), fft_idx=jnp.asarray(fidx), kinetic=jnp.asarray(kin),
-            Ggrid=jnp.asarray(Ggrid.astype(float)), G2grid=jnp.asarray(G2), sym_src=jnp.asarray(src),
-            sym_phase=jnp.asarray(phase), sym_valid=jnp.asarray(valid), fft_size=fft_size,
-            volume=model.volume)
+            Ggrid=jnp.asarray(Ggrid.astype(float)), G2grid=jnp.asarray(G2), sym_star=jnp.asarray(star),
+            sym_phase=jnp.asarray(phase), sym_weight=jnp.asarray(weight), fft_size=fft_size,
+            volume=model.volume, n_symops=len(self.symops))
         logger.info("basis: Ecut=%g Ha, %d k-points, npw<=%d, FFT %s, %d symmetry ops",
                     ecut, nk, npw, fft_size, len(self.symops))
-
-    def _symmetriser(self, Ggrid: np.ndarray):
-        """Index maps symmetrising a density given by its Fourier coefficients.
-
-        For ``x -> W x + w`` the symmetrised coefficient is
-        ``ρ_sym(G') = (1/|S|) Σ_S ρ(G) e^{2πi G·w}`` with ``G = W^{-T} G'``; grid points
-        whose images fall outside the grid for some operation are zeroed (``sym_valid``).
-        """
-        shape = Ggrid.shape[:3]
-        flatG = Ggrid.reshape(-1, 3)
-        lo = np.array([centered_frequencies(n).min() for n in shape])
-        hi = np.array([centered_frequencies(n).max() for n in shape])
-        srcs, phases = [], []
-        valid = np.ones(len(flatG), bool)
-        for op in self.symops:
-            Wit = np.round(np.linalg.inv(op.W).T).astype(np.int64)
-            Gs = flatG @ Wit.T
-            ok = np.all((Gs >= lo) & (Gs <= hi), axis=1)
-            valid &= ok
-            idx = ((Gs[:, 0] % shape[0]) * shape[1] + (Gs[:, 1] % shape[1])) * shape[2] + (Gs[:, 2] % shape[2])
-            srcs.append(np.where(ok, idx, 0))
-            phases.append(np.exp(2j * np.pi * (Gs @ op.w)))
-        return np.stack(srcs), np.stack(phases), valid.astype(float)
 
     @property
     def n_kpoints(self) -> int:

@@ -15,27 +15,37 @@ import numpy as np
 from .fft import sphere_to_real, to_fourier, to_real
 
 
-def _density_k(psi_k, occ_k, fft_idx, mask, fft_size, volume):
-    u = sphere_to_real(psi_k, fft_idx, mask, fft_size, volume)
-    return jnp.einsum("n,nxyz->xyz", occ_k, jnp.abs(u) ** 2)
-
-
 def symmetrize_density(data, rho):
-    """Average a real-grid density over the basis' symmetry operations."""
-    nsym = data.sym_src.shape[0]
-    if nsym == 1:
+    """Average a real-grid density over the basis' symmetry operations.
+
+    Done star by star in reciprocal space (:func:`~qdiff.dft.symmetry.density_symmetriser`):
+    ``ρ_sym(G) = φ_G w_G Σ_{G' ∈ star(G)} φ*_{G'} ρ(G')``, O(N_grid) work and memory.
+    """
+    if data.n_symops == 1:
         return rho
     rG = to_fourier(rho).reshape(-1)
-    acc = jnp.sum(rG[data.sym_src] * data.sym_phase, axis=0) / nsym
-    acc = acc * data.sym_valid
+    n = rG.shape[0]
+    star_sum = jax.ops.segment_sum(jnp.conj(data.sym_phase) * rG, data.sym_star, num_segments=n)
+    acc = data.sym_phase * data.sym_weight * star_sum[data.sym_star]
     return jnp.real(to_real(acc.reshape(rho.shape)))
 
 
 def compute_density(data, psi, occ):
-    """Density on the real grid from orbitals ``psi`` (nk, npw, nb) and occupations (nk, nb)."""
-    per_k = jax.vmap(_density_k, in_axes=(0, 0, 0, 0, None, None))(
-        psi, occ, data.fft_idx, data.mask, data.fft_size, data.volume)
-    rho = jnp.einsum("k,kxyz->xyz", data.kweights, per_k)
+    """Density on the real grid from orbitals ``psi`` (nk, npw, nb) and occupations (nk, nb).
+
+    The bands are summed one after the other (``lax.scan``; each step transforms that band
+    at every k-point), so only one real-space grid per k-point exists at a time.
+    """
+    def _u(c, idx, mask):
+        return sphere_to_real(c, idx, mask, data.fft_size, data.volume)
+
+    def add_band(rho, xs):
+        c_n, f_n = xs  # (nk, npw), (nk,)
+        u = jax.vmap(_u)(c_n, data.fft_idx, data.mask)
+        return rho + jnp.einsum("k,kxyz->xyz", data.kweights * f_n, jnp.abs(u) ** 2), None
+
+    rho0 = jnp.zeros(data.fft_size, dtype=jnp.real(jnp.zeros((), psi.dtype)).dtype)
+    rho, _ = jax.lax.scan(add_band, rho0, (jnp.moveaxis(psi, 2, 0), jnp.moveaxis(occ, 1, 0)))
     return symmetrize_density(data, rho)
 
 

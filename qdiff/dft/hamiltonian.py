@@ -41,12 +41,25 @@ class HamiltonianK:
     volume: float = field(default=1.0, metadata=dict(static=True))
 
 
+def apply_local(h: HamiltonianK, X):
+    """``V X`` for a block of vectors X (npw, nb): ``FFT⁻¹ → ·V(r) → FFT``, one band at a time.
+
+    The bands go through the FFTs sequentially (``lax.map``), so the real-space work array
+    is one grid (under ``vmap`` over k-points: one grid per k-point) however many bands:
+    a few MB instead of nb grids, and measured no slower (the single grids stay in cache).
+    """
+    def one(x):  # x: (npw,)
+        u = sphere_to_real(x, h.fft_idx, h.mask, h.fft_size, h.volume)
+        return real_to_sphere(h.V * u, h.fft_idx, h.mask, h.fft_size, h.volume)
+
+    return jax.lax.map(one, X.T).T
+
+
 def apply_hamiltonian(h: HamiltonianK, X):
     """``H X`` for a block of vectors X (npw, nb)."""
     m = h.mask[:, None]
     Xm = X * m
-    u = sphere_to_real(Xm, h.fft_idx, h.mask, h.fft_size, h.volume)
-    vloc = real_to_sphere(h.V[None] * u, h.fft_idx, h.mask, h.fft_size, h.volume)
+    vloc = apply_local(h, Xm)
     hx = h.kinetic[:, None] * Xm + vloc + h.P @ (h.D @ (jnp.conj(h.P).T @ Xm))
     return hx * m + PAD_SHIFT * (1.0 - m) * X
 

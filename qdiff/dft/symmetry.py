@@ -115,3 +115,60 @@ def find_symmetries(lattice, species, positions, *, tol: float = 1e-5, use_spgli
 def identity_only() -> list[SymOp]:
     """The trivial group (only the identity)."""
     return [SymOp(np.eye(3, dtype=np.int64), np.zeros(3))]
+
+
+def _flat_index(G: np.ndarray, shape) -> np.ndarray:
+    """Flat FFT-grid index of integer G vectors (rows), FFT (wrapped) ordering."""
+    return ((G[:, 0] % shape[0]) * shape[1] + (G[:, 1] % shape[1])) * shape[2] + (G[:, 2] % shape[2])
+
+
+def density_symmetriser(symops, fft_size):
+    """Star decomposition of the FFT grid that symmetrises a density in reciprocal space.
+
+    The symmetrised density is ``ρ_sym(G') = (1/|S|) Σ_S ρ(W_S^{-T} G') e^{2πi (W_S^{-T}G')·w_S}``
+    (an orthogonal projector).  On each star (orbit) of G vectors it has rank at most one:
+    with the star's representative ``G₀`` (smallest flat index) and
+    ``φ_{G'} = mean_{S: W_S^{-T}G' = G₀} e^{2πi G₀·w_S}`` (unit modulus), it reads
+    ``ρ_sym(G') = φ_{G'} (1/m) Σ_{G ∈ star} φ*_G ρ(G)`` with ``m`` the star's size.  Stars
+    whose stabiliser phases cancel (systematic extinctions, e.g. diamond's (200)) have
+    ``φ = 0``; so do stars with a member outside the grid.  Built one operation at a time:
+    memory O(N_grid), independent of the number of operations.
+
+    Args:
+      symops: sequence of :class:`SymOp` forming a group.
+      fft_size: (n1, n2, n3).
+
+    Returns:
+      ``(star, phase, weight)``, each of length ``n1·n2·n3``: the representative's flat
+      index (int32), ``φ`` (complex) and ``1/m`` (float).
+    """
+    from .basis import centered_frequencies
+
+    shape = tuple(int(n) for n in fft_size)
+    freqs = [centered_frequencies(n) for n in shape]
+    G = np.stack(np.meshgrid(*freqs, indexing="ij"), axis=-1).reshape(-1, 3)
+    n = len(G)
+    lo = np.array([f.min() for f in freqs])
+    hi = np.array([f.max() for f in freqs])
+    rots = [np.round(np.linalg.inv(op.W).T).astype(np.int64) for op in symops]
+    rep = np.arange(n)
+    valid = np.ones(n, bool)
+    for R in rots:
+        Gs = G @ R.T
+        ok = np.all((Gs >= lo) & (Gs <= hi), axis=1)
+        valid &= ok
+        rep = np.minimum(rep, np.where(ok, _flat_index(Gs, shape), n))
+    rep = np.where(valid, rep, np.arange(n))
+    G0 = G[rep]
+    acc = np.zeros(n, complex)
+    count = np.zeros(n)
+    for R, op in zip(rots, symops):
+        Gs = G @ R.T
+        hit = valid & (_flat_index(Gs, shape) == rep)
+        acc += np.where(hit, np.exp(2j * np.pi * (G0 @ np.asarray(op.w, float))), 0.0)
+        count += hit
+    phase = np.where(count > 0, acc / np.maximum(count, 1), 0.0)
+    keep = valid & (np.abs(phase[rep]) > 0.5)  # extinct stars: stabiliser phases average to 0
+    phase = np.where(keep, phase, 0.0)
+    weight = np.where(keep, 1.0 / np.bincount(rep, minlength=n)[rep], 0.0)
+    return rep.astype(np.int32), phase, weight
