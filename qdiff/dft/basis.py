@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import InputError
 from .kpoints import KPoints, reduce_kpoints
+from .fft import sphere_box
 from .model import Model
 from .symmetry import density_symmetriser, find_symmetries, identity_only
 
@@ -79,6 +80,8 @@ class BasisData:
         (see :func:`~qdiff.dft.symmetry.density_symmetriser`).
       fft_size: static grid size; volume: static cell volume (Bohr³);
       n_symops: static number of symmetry operations (1: no symmetrisation).
+      sphere_box: static half-widths ``m_i`` of the box ``|G_i| ≤ m_i`` holding every sphere
+        (used by the pruned FFTs of :mod:`qdiff.dft.fft`).
     """
 
     lattice: jax.Array
@@ -96,6 +99,7 @@ class BasisData:
     fft_size: tuple = field(default=(1, 1, 1), metadata=dict(static=True))
     volume: float = field(default=1.0, metadata=dict(static=True))
     n_symops: int = field(default=1, metadata=dict(static=True))
+    sphere_box: tuple | None = field(default=None, metadata=dict(static=True))
 
     @property
     def n_grid(self) -> int:
@@ -197,7 +201,7 @@ class PlaneWaveBasis:
             G=jnp.asarray(G), mask=jnp.asarray(mask), fft_idx=jnp.asarray(fidx), kinetic=jnp.asarray(kin),
             Ggrid=jnp.asarray(Ggrid.astype(float)), G2grid=jnp.asarray(G2), sym_star=jnp.asarray(star),
             sym_phase=jnp.asarray(phase), sym_weight=jnp.asarray(weight), fft_size=fft_size,
-            volume=model.volume, n_symops=len(self.symops))
+            volume=model.volume, n_symops=len(self.symops), sphere_box=sphere_box(G, mask))
         logger.info("basis: Ecut=%g Ha, %d k-points, npw<=%d, FFT %s, %d symmetry ops",
                     ecut, nk, npw, fft_size, len(self.symops))
 

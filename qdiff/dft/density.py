@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .fft import sphere_to_real, to_fourier, to_real
+from .fft import box_index, sphere_to_real, sphere_to_real_pruned, to_fourier, to_real
 
 
 def symmetrize_density(data, rho):
@@ -37,7 +37,10 @@ def compute_density(data, psi, occ):
     at every k-point), so only one real-space grid per k-point exists at a time.
     """
     def _u(c, idx, mask):
-        return sphere_to_real(c, idx, mask, data.fft_size, data.volume)
+        if data.sphere_box is None:
+            return sphere_to_real(c, idx, mask, data.fft_size, data.volume)
+        bidx = box_index(idx, mask, data.fft_size, data.sphere_box)
+        return sphere_to_real_pruned(c * mask, bidx, data.fft_size, data.sphere_box, data.volume)
 
     def add_band(rho, xs):
         c_n, f_n = xs  # (nk, npw), (nk,)

@@ -5,6 +5,7 @@ jax.grad with respect to the complex coefficients is 2·w_k·f_n·conj(Oψ).  Th
 Hamiltonian applied through FFTs equals its dense matrix, and the dense matrix is Hermitian.
 """
 
+import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -104,6 +105,10 @@ def test_hamiltonian_fft_application_matches_dense_matrix(setup):
     H = hamiltonian_matrix(hk)
     np.testing.assert_allclose(H, jnp.conj(H).T, atol=1e-13)
     np.testing.assert_allclose(apply_hamiltonian(hk, psi[1]), H @ psi[1], atol=1e-10)
+    # the pruned FFTs (only the lines of the box holding the sphere are transformed)
+    assert data.sphere_box is not None and 2 * max(data.sphere_box) + 1 < min(data.fft_size)
+    hk_box = dataclasses.replace(hk, box=data.sphere_box)
+    np.testing.assert_allclose(apply_hamiltonian(hk_box, psi[1]), H @ psi[1], atol=1e-10)
 
 
 def test_total_hamiltonian_is_derivative_of_total_energy(setup):
