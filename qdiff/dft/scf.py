@@ -115,7 +115,7 @@ def scf_step(data, td: TermsData, positions, rho_in, psi0, psp_corr, e_ewald, ei
     nk = data.kcoords.shape[0]
     kinetic = data.kinetic if "kinetic" in terms else jnp.zeros_like(data.kinetic)
     hks = HamiltonianK(kinetic, data.mask, data.fft_idx, jnp.broadcast_to(V, (nk,) + V.shape), P,
-                       jnp.broadcast_to(D, (nk,) + D.shape), data.fft_size, data.volume)
+                       jnp.broadcast_to(D, (nk,) + D.shape), data.fft_size, data.volume, box=data.sphere_box)
     if solver == "dense":
         eig, psi = _diagonalize_dense(hks, psi0.shape[-1])
         eig_iters = jnp.zeros(nk, int)
