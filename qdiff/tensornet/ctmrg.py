@@ -38,6 +38,7 @@ from .. import primitives as _prims
 from ..primitives.registry import Case, register
 from ..errors import InputError
 from ..precision import require_x64
+from .compile_options import compiler_options
 from .ipeps import CTMEnv, double_layer, initial_env, random_tensor, symmetrize
 from .ising_tensors import ising_peps_tensor
 
@@ -298,12 +299,12 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
     _validate(a, chi, tol, max_iter, gradient, steps)
     if env0 is None:
         env0 = initial_env(lax.stop_gradient(a), chi)
-    return _ctmrg_jit(a, env0, chi=chi, tol=float(tol), max_iter=max_iter, gradient=gradient, steps=steps,
+    run = _ctmrg_top if _top_level() else _ctmrg_jit
+    return run(a, env0, chi=chi, tol=float(tol), max_iter=max_iter, gradient=gradient, steps=steps,
                       adjoint_tol=None if adjoint_tol is None else float(adjoint_tol))
 
 
-@partial(jax.jit, static_argnames=("chi", "tol", "max_iter", "gradient", "steps", "adjoint_tol"))
-def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol):
+def _ctmrg_body(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol):
     """The compiled body of :func:`ctmrg_info` (one compilation per option set and shape)."""
     if gradient == "unrolled":
         step = jax.checkpoint(lambda env, _: (_step(env, a, chi)[0], None))
@@ -314,6 +315,21 @@ def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol):
         return env, CTMInfo(jnp.asarray(steps), lax.stop_gradient(change), change <= tol, trunc,
                             lax.stop_gradient(residual))
     return _converged(a, lax.stop_gradient(env0), chi, tol, max_iter, tol if adjoint_tol is None else adjoint_tol)
+
+
+_STATIC = ("chi", "tol", "max_iter", "gradient", "steps", "adjoint_tol")
+_ctmrg_jit = jax.jit(_ctmrg_body, static_argnames=_STATIC)
+# the same program when called eagerly: compiled with the options of compile_options.py
+_ctmrg_top = jax.jit(_ctmrg_body, static_argnames=_STATIC, compiler_options=compiler_options())
+
+
+def _top_level() -> bool:
+    """True outside any JAX trace (``compiler_options`` are only allowed on an outermost ``jit``)."""
+    try:
+        from jax._src.core import trace_state_clean
+    except ImportError:  # private API moved: use the plain jit, which is always allowed
+        return False
+    return bool(trace_state_clean())
 
 
 _EXAMPLE_CHI = 6
