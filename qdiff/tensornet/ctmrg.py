@@ -18,11 +18,23 @@ diagonalises the block of ``X = Σ_s r_s T'[:, s, :]`` for a fixed generic vecto
 ``r``; finally each basis vector's sign is chosen so that the resolvent vector
 ``(c − X)⁻¹ e₀`` is non-negative.  The step map is then invariant under gauge
 transformations of its input, so at convergence ``f(env, a) = env`` holds exactly
-(to rounding), gauge directions lie in the kernel of its Jacobian, and
-:func:`qdiff.primitives.fixed_point` differentiates it by the implicit-function
-theorem with memory independent of the number of CTMRG iterations.
+(to rounding) and gauge directions lie in the kernel of its Jacobian.
 
-Convergence is judged on the corner spectrum (the normalised ``|diag C|``).
+**Derivative.**  The converged environment is differentiated by the implicit-function
+theorem (the same rule as :func:`qdiff.primitives.fixed_point`, written here as a
+``jax.custom_vjp`` so that the step is traced only three times in a compiled gradient:
+the forward loop body, its linearisation at the fixed point, and the transposed step
+in the adjoint loop): for ``env* = f(env*, a)`` and a cotangent ``ē``,
+
+    ā = (∂_a f)ᵀ w,    w = ē + (∂_env f)ᵀ w,
+
+where ``w`` is found by plain iteration, which contracts at the rate of the forward
+CTMRG iteration (the same Jacobian, transposed).  Memory does not depend on the number
+of CTMRG steps.
+
+Convergence is judged on the corner spectrum (the normalised ``|diag C|``), and the
+iteration continues until the environment itself is a fixed point to the same tolerance
+(one loop, see :func:`_forward`).
 """
 
 from __future__ import annotations
@@ -278,15 +290,16 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
         Boltzmann-weight tensor), legs of equal dimension.
       chi: environment (boundary) bond dimension χ.
       tol: forward convergence threshold on the change of the normalised corner spectrum
-        (ℓ¹ norm) between steps; also the residual target of the fixed-point polish.
-      max_iter: most forward CTMRG steps.
+        (ℓ¹ norm) between steps, and on the fixed-point residual ``‖f(env) − env‖``.
+      max_iter: most forward CTMRG steps (and most adjoint steps).
       gradient: ``"fixed_point"`` (default) — forward iteration without AD, then the
-        implicit-function derivative of :func:`qdiff.primitives.fixed_point` (memory
+        implicit-function derivative (module docstring; memory
         independent of the iteration count); ``"unrolled"`` — exactly ``steps`` CTMRG
         steps differentiated by plain reverse-mode AD, each step rematerialised
         (``jax.checkpoint``), memory growing with ``steps``.
       steps: number of steps of the ``"unrolled"`` mode.
-      adjoint_tol: relative tolerance of the adjoint (GMRES) solve; default ``tol``.
+      adjoint_tol: relative step ``‖w_k − w_{k−1}‖/‖w_k‖`` at which the adjoint iteration
+        stops (at most ``max_iter`` steps); default ``tol``.
       env0: starting environment (default :func:`~qdiff.tensornet.ipeps.initial_env`).
 
     Returns:
