@@ -12,13 +12,14 @@ Public API:
   * tensors: :func:`symmetrize`, :func:`double_layer`, :func:`random_tensor`, :func:`pad_tensor`,
     :class:`CTMEnv`;
   * CTMRG: :func:`ctmrg`, :func:`ctmrg_info`, :func:`ctm_step`, :func:`corner_spectrum` (registry
-    entry ``tensornet.ctmrg``);
+    entry ``tensornet.ctmrg``); :func:`compiler_options` (XLA options for your own outermost ``jit``);
   * observables: :func:`energy_per_site`, :func:`rdm_nn`, :func:`rdm_diagonal`, :func:`magnetization`,
     :func:`correlation_length`, :func:`transfer_spectrum`, :func:`log_kappa`;
   * optimisation: :func:`ipeps_energy`, :func:`evaluate_ipeps`, :func:`optimize_ipeps`, :class:`IPEPSResult`;
   * exactly solvable inputs: :func:`ising_weight_tensor`, :func:`ising_peps_tensor`.
 """
 
+from .compile_options import compiler_options
 from .contraction import ContractionCost, contract, contraction_cost
 from .ctmrg import CTMInfo, corner_spectrum, ctm_step, ctmrg, ctmrg_info
 from .ipeps import CTMEnv, double_layer, pad_tensor, random_tensor, symmetrize
@@ -37,7 +38,7 @@ __all__ = [
     "BETA_C", "critical_beta", "onsager_lnz", "onsager_energy", "onsager_specific_heat",
     "Model", "heisenberg", "transverse_ising", "j1j2", "two_site_model", "get_model", "model_names",
     "CTMEnv", "symmetrize", "double_layer", "random_tensor", "pad_tensor",
-    "ctmrg", "ctmrg_info", "ctm_step", "corner_spectrum", "CTMInfo",
+    "ctmrg", "ctmrg_info", "ctm_step", "corner_spectrum", "CTMInfo", "compiler_options",
     "energy_per_site", "rdm_nn", "rdm_diagonal", "magnetization", "correlation_length", "transfer_spectrum",
     "log_kappa",
     "ipeps_energy", "evaluate_ipeps", "optimize_ipeps", "IPEPSResult",

@@ -22,6 +22,7 @@ as the sublattice-rotated Heisenberg model and the transverse-field Ising model)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -54,6 +55,7 @@ class CTMEnv:
         return self.C.shape[0]
 
 
+@jax.jit
 def symmetrize(A: jax.Array) -> jax.Array:
     """Project ``A[s, u, l, d, r]`` onto the C4v-invariant subspace (average over the group)."""
     return sum(jnp.transpose(A, p) for p in _C4V_PERMS) / len(_C4V_PERMS)
@@ -70,6 +72,7 @@ def validate_tensor(A, *, name: str = "A") -> None:
         raise InputError(f"{name} has non-finite entries")
 
 
+@jax.jit
 def double_layer(A: jax.Array) -> jax.Array:
     """Double-layer tensor ``a = Σ_s A_s ⊗ A_s*`` with legs (u, l, d, r) of dimension D²."""
     d, D = A.shape[0], A.shape[1]
@@ -84,6 +87,7 @@ def double_layer_open(A: jax.Array) -> jax.Array:
     return a.reshape(D * D, D * D, D * D, D * D, d, d)
 
 
+@partial(jax.jit, static_argnames=("chi",))
 def initial_env(a: jax.Array, chi: int) -> CTMEnv:
     """Starting environment: boundary legs of ``a`` summed over, embedded in dimension χ.
 
@@ -105,6 +109,7 @@ def initial_env(a: jax.Array, chi: int) -> CTMEnv:
     return CTMEnv(C0 / jnp.linalg.norm(C0), T0 / jnp.linalg.norm(T0))
 
 
+@partial(jax.jit, static_argnames=("d", "D"))
 def random_tensor(key: jax.Array, d: int, D: int) -> jax.Array:
     """A random C4v-symmetric real site tensor of shape (d, D, D, D, D), unit norm."""
     A = symmetrize(jax.random.normal(key, (d, D, D, D, D), dtype=jnp.float64))

@@ -22,6 +22,7 @@ import numpy as np
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..errors import CheckpointError, InputError
 from ..precision import require_x64
+from .compile_options import compiler_options
 from .ctmrg import ctmrg_info
 from .ipeps import CTMEnv, double_layer, initial_env, random_tensor, symmetrize, validate_tensor
 from .lbfgs import LBFGSState, init_state, lbfgs_step
@@ -132,7 +133,8 @@ def _energy_of_params(x, C0, T0, h_nn, h_nnn, *, shape, chi, tol, max_iter):
 
 # one compiled program per (shape, chi, options): JAX's jit cache reuses it across runs
 _energy_value_and_grad = jax.jit(jax.value_and_grad(_energy_of_params, has_aux=True),
-                                 static_argnames=("shape", "chi", "tol", "max_iter"))
+                                 static_argnames=("shape", "chi", "tol", "max_iter"),
+                                 compiler_options=compiler_options())
 
 
 def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, steps: int = 100,

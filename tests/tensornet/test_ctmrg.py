@@ -117,6 +117,21 @@ def test_product_state_energy_and_gradient_tfim():
         assert abs(float(g) - d_exact) < 1e-9
 
 
+def test_ctmrg_eagerly_and_inside_jit_with_a_constant_tensor():
+    """Eager calls compile with the module's XLA options; inside a trace (even with a constant input) they must not.
+
+    Product state at θ = 0.2: e = −2 cos²2θ − h sin2θ exactly.
+    """
+    h, theta = 1.3, 0.2
+    model = transverse_ising(h)
+    A = _product_tensor(theta)
+    exact = -2.0 * math.cos(2 * theta) ** 2 - h * math.sin(2 * theta)
+    eager = energy_per_site(A, ctmrg(double_layer(A), 2, tol=1e-12), model)
+    inside = jax.jit(lambda: energy_per_site(A, ctmrg(double_layer(A), 2, tol=1e-12), model))()
+    assert abs(float(eager) - exact) < 1e-12
+    assert abs(float(inside) - exact) < 1e-12
+
+
 @pytest.fixture(scope="module")
 def d2_state():
     A = random_tensor(jax.random.PRNGKey(7), 2, 2) + 0.5 * ising_peps_tensor(0.2)
