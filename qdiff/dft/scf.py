@@ -34,8 +34,9 @@ from .terms.psp_correction import psp_correction_energy
 
 logger = logging.getLogger(__name__)
 
-#: bases with at most this many plane waves are diagonalised densely
-DENSE_MAX_NPW = 400
+#: bases with at most this many plane waves are diagonalised densely (the crossover: aluminium at
+#: Ecut 15, 331 plane waves, 29 k-points, takes 9.8 s CPU dense and 3.5 s with LOBPCG)
+DENSE_MAX_NPW = 200
 
 
 def _smearing(kind: str, temperature: float):
@@ -112,13 +113,13 @@ def _local_and_nonlocal(data, td, functional, positions, rho_in, terms):
 
 
 @functools.partial(jax.jit, static_argnames=("functional", "nbands", "n_electrons", "smearing", "temperature",
-                                             "solver", "terms", "maxiter"))
-def scf_step(data, td: TermsData, positions, rho_in, psi0, psp_corr, e_ewald, band_tol, *, functional, nbands,
-             n_electrons, smearing, temperature, solver, terms, maxiter=100):
+                                             "solver", "terms"))
+def scf_step(data, td: TermsData, positions, rho_in, psi0, psp_corr, e_ewald, band_tol, eig_maxiter=100, *,
+             functional, nbands, n_electrons, smearing, temperature, solver, terms):
     """One SCF map ρ_in -> (eigenpairs, occupations, ρ_out, energies); compiled once per shape.
 
-    ``band_tol`` (nk, m): the LOBPCG residual tolerance of every column of ``psi0`` (ignored by
-    the dense solver).
+    ``band_tol`` (nk, m): the LOBPCG residual tolerance of every column of ``psi0``, and
+    ``eig_maxiter`` its iteration limit (both traced; ignored by the dense solver).
 
     Returns:
       dict with ``eigenvalues`` (nk, nb), ``psi`` (nk, npw, nb), ``occupation``, ``fermi_level``,
@@ -134,7 +135,7 @@ def scf_step(data, td: TermsData, positions, rho_in, psi0, psp_corr, e_ewald, ba
         eig, psi = _diagonalize_dense(hks, psi0.shape[-1])
         eig_iters = jnp.zeros(nk, int)
     else:
-        eig, psi, eig_iters = _diagonalize_lobpcg(data, kinetic, V, P, D, psi0, band_tol, nbands, maxiter)
+        eig, psi, eig_iters = _diagonalize_lobpcg(data, kinetic, V, P, D, psi0, band_tol, nbands, eig_maxiter)
     psi_full = psi
     eig, psi = eig[:, :nbands], psi[:, :, :nbands]
     occ = occupations(eig, data.kweights, n_electrons, _smearing(smearing, temperature))
@@ -175,6 +176,9 @@ FIRST_EIG_TOL = 1e-3
 EIG_TOL_RATIO = 0.05
 EIG_TOL_MIN = 1e-10
 EIG_TOL_MAX = 1e-3
+#: LOBPCG iteration limits per SCF iteration (first, later)
+FIRST_EIG_MAXITER = 100
+EIG_MAXITER = 100
 #: empty bands only need accurate eigenvalues, whose error is ~ residual²/gap: they are converged
 #: to max(EMPTY_BAND_TOL, occupied tolerance); a band with occupation f to (2/f)× the occupied one
 EMPTY_BAND_TOL = 1e-5
@@ -217,6 +221,12 @@ def _band_tolerances(occupation, eig_tol: float, shape, nbands: int, n_electrons
     tol = np.full((nk, m), np.inf)
     tol[:, :nbands] = np.minimum(band, cap)
     return jnp.asarray(tol)
+
+
+def _eig_maxiter(iteration: int) -> int:
+    """LOBPCG iteration limit of an SCF iteration: :data:`FIRST_EIG_MAXITER` in the first,
+    :data:`EIG_MAXITER` later."""
+    return FIRST_EIG_MAXITER if iteration == 1 else EIG_MAXITER
 
 
 def _eig_tol(residual: float) -> float:
@@ -315,7 +325,7 @@ def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: floa
     t0 = time.perf_counter()
     for it in range(len(history) + 1, int(maxiter) + 1):
         band_tol = _band_tolerances(occupation, eig_tol, psi.shape[::2], basis.nbands, model.n_electrons)
-        out = scf_step(data, td, pos, rho, psi, psp_corr, e_ewald, band_tol, **static)
+        out = scf_step(data, td, pos, rho, psi, psp_corr, e_ewald, band_tol, _eig_maxiter(it), **static)
         occupation = out["occupation"]
         psi = out["psi_full"]
         energy = float(sum(out["energies"].values()))
@@ -346,7 +356,7 @@ def self_consistent_field(basis, *, tol_energy: float = 1e-10, tol_density: floa
             save_checkpoint(checkpoint, (rho, psi), {"fingerprint": fingerprint, "history": _jsonable(history)})
     if out is None:  # resumed from a checkpoint that already used up maxiter
         band_tol = _band_tolerances(occupation, eig_tol, psi.shape[::2], basis.nbands, model.n_electrons)
-        out = scf_step(data, td, pos, rho, psi, psp_corr, e_ewald, band_tol, **static)
+        out = scf_step(data, td, pos, rho, psi, psp_corr, e_ewald, band_tol, _eig_maxiter(len(history) + 1), **static)
     result = _make_result(basis, out, pos, history, converged)
     if not converged and raise_on_failure:
         raise ConvergenceError(
