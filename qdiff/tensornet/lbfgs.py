@@ -159,7 +159,7 @@ def lbfgs_step(fun: Callable, state: LBFGSState) -> tuple[LBFGSState, bool]:
             p = -state.g / max(np.linalg.norm(state.g), 1e-300)
         cache[state.x.tobytes()] = (state.f, state.g, state.aux)
         with warnings.catch_warnings():  # a failed search is handled below (backtracking, then steepest descent)
-            warnings.filterwarnings("ignore", message="The line search algorithm")
+            warnings.filterwarnings("ignore", message="(The line search algorithm|Rounding errors prevent)")
             alpha, _, _, f_new, _, _ = line_search(f, fprime, state.x, p, gfk=state.g, old_fval=float(state.f),
                                                    old_old_fval=float(state.f_prev), c1=1e-4, c2=0.9,
                                                    maxiter=20)
@@ -176,7 +176,8 @@ def lbfgs_step(fun: Callable, state: LBFGSState) -> tuple[LBFGSState, bool]:
     f_new, g_new, aux_new = evaluate(x_new)
     s, y = x_new - state.x, np.asarray(g_new) - state.g
     S, Y, pairs = state.S.copy(), state.Y.copy(), int(state.pairs)
-    if np.dot(s, y) > 1e-12 * np.dot(y, y):  # keep the inverse Hessian positive definite
+    sy, yy = float(np.dot(s, y)), float(np.dot(y, y))
+    if sy > 1e-12 * yy and sy > 1e-300 and np.isfinite(1.0 / sy):  # keep the inverse Hessian positive definite
         S[pairs % S.shape[0]] = s
         Y[pairs % S.shape[0]] = y
         pairs += 1
