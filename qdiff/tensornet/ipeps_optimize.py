@@ -147,7 +147,7 @@ def _fresh_env(x, *, shape, chi):
 def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, steps: int = 100,
                    method: str = "lbfgs", checkpoint: str | os.PathLike | None = None,
                    callback: Callable[[dict], Any] | None = None, gtol: float = 1e-7,
-                   memory: int = 20, ctm_tol: float = 1e-10, ctm_max_iter: int = 100,
+                   memory: int = 20, ctm_tol: float = 1e-10, ctm_max_iter: int = 300,
                    env_start: str = "fresh") -> IPEPSResult:
     """Minimise the energy per site of a single-site C4v iPEPS by L-BFGS, gradients by AD through CTMRG.
 
@@ -168,7 +168,9 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         "ctm_iterations"}`` (e.g. :class:`qdiff.progress.ProgressBar`).
       gtol: stop when the gradient's Euclidean norm falls below this.
       memory: number of L-BFGS curvature pairs.
-      ctm_tol, ctm_max_iter: CTMRG convergence threshold (corner spectrum) and step limit.
+      ctm_tol, ctm_max_iter: CTMRG convergence threshold (corner spectrum) and step limit (the
+        D=3 Heisenberg optimum needs 110–160 steps from a fresh start; an unconverged CTMRG gives
+        inconsistent energies and gradients and stalls the line search).
       env_start: where each evaluation's CTMRG starts.  ``"fresh"`` (default): from the trial
         tensor's own boundary (:func:`~qdiff.tensornet.ipeps.initial_env`), so the energy is a
         function of the tensor alone.  ``"previous"``: from the environment of the current
