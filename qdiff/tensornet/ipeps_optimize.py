@@ -151,8 +151,8 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
                    env_start: str = "fresh") -> IPEPSResult:
     """Minimise the energy per site of a single-site C4v iPEPS by L-BFGS, gradients by AD through CTMRG.
 
-    Each evaluation converges CTMRG (warm-started from the environment of the current
-    iterate) and differentiates it at its fixed point; ``value_and_grad`` is compiled once.
+    Each evaluation converges CTMRG (see ``env_start``) and differentiates it at its fixed
+    point; ``value_and_grad`` is compiled once per (shape, χ, CTMRG options).
 
     Args:
       model: :class:`~qdiff.tensornet.models.Model` or name (``heisenberg``, ``tfim``, ``j1j2``).
