@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 import jax
@@ -32,6 +32,8 @@ from .observables import bond_energy, correlation_length, energy_per_site, magne
 logger = logging.getLogger(__name__)
 
 _CHECKPOINT_SCHEMA = "qdiff.ipeps.checkpoint/1"
+# checkpoints written before an option existed ran with its old behaviour
+_META_DEFAULTS = {"env_start": "previous"}
 
 
 def _resolve_model(model) -> Model:
@@ -137,14 +139,22 @@ _energy_value_and_grad = jax.jit(jax.value_and_grad(_energy_of_params, has_aux=T
                                  compiler_options=compiler_options())
 
 
+@partial(jax.jit, static_argnames=("shape", "chi"))
+def _fresh_env(x, *, shape, chi):
+    """The tensor's own starting environment (:func:`initial_env` of its normalised double layer)."""
+    A = symmetrize(x.reshape(shape))
+    return initial_env(double_layer(A / jnp.linalg.norm(A)), chi)
+
+
 def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, steps: int = 100,
                    method: str = "lbfgs", checkpoint: str | os.PathLike | None = None,
                    callback: Callable[[dict], Any] | None = None, gtol: float = 1e-7,
-                   memory: int = 20, ctm_tol: float = 1e-10, ctm_max_iter: int = 100) -> IPEPSResult:
+                   memory: int = 20, ctm_tol: float = 1e-10, ctm_max_iter: int = 300,
+                   env_start: str = "fresh") -> IPEPSResult:
     """Minimise the energy per site of a single-site C4v iPEPS by L-BFGS, gradients by AD through CTMRG.
 
-    Each evaluation converges CTMRG (warm-started from the environment of the current
-    iterate) and differentiates it at its fixed point; ``value_and_grad`` is compiled once.
+    Each evaluation converges CTMRG (see ``env_start``) and differentiates it at its fixed
+    point; ``value_and_grad`` is compiled once per (shape, χ, CTMRG options).
 
     Args:
       model: :class:`~qdiff.tensornet.models.Model` or name (``heisenberg``, ``tfim``, ``j1j2``).
@@ -160,7 +170,17 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         "ctm_iterations"}`` (e.g. :class:`qdiff.progress.ProgressBar`).
       gtol: stop when the gradient's Euclidean norm falls below this.
       memory: number of L-BFGS curvature pairs.
-      ctm_tol, ctm_max_iter: CTMRG convergence threshold (corner spectrum) and step limit.
+      ctm_tol, ctm_max_iter: CTMRG convergence threshold (corner spectrum) and step limit (the
+        D=3 Heisenberg optimum needs 110–160 steps from a fresh start; an unconverged CTMRG gives
+        inconsistent energies and gradients and stalls the line search).
+      env_start: where each evaluation's CTMRG starts.  ``"fresh"`` (default): from the trial
+        tensor's own boundary (:func:`~qdiff.tensornet.ipeps.initial_env`), so the energy is a
+        function of the tensor alone.  ``"previous"``: from the environment of the current
+        iterate (fewer CTMRG steps, but CTMRG can have several fixed points — notably near
+        (near-)degenerate corner multiplets — and a warm start can then follow a spurious
+        low-energy branch until it ends, where the line search stalls).  With ``"previous"`` a
+        failed line search is retried once from the fresh environment with the L-BFGS memory
+        cleared before the run stops.
 
     Returns:
       :class:`IPEPSResult`.
@@ -176,6 +196,8 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         raise InputError(f"steps must be a non-negative integer, got {steps!r}")
     if method != "lbfgs":
         raise InputError(f"method must be 'lbfgs', got {method!r}")
+    if env_start not in ("fresh", "previous"):
+        raise InputError(f"env_start must be 'fresh' or 'previous', got {env_start!r}")
     if A0 is not None:
         validate_tensor(A0, name="A0")
         if np.shape(A0) != (model.d, D, D, D, D):
@@ -191,17 +213,21 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
     statics = {"shape": tuple(shape), "chi": int(chi), "tol": float(ctm_tol), "max_iter": int(ctm_max_iter)}
     h_nn = jnp.asarray(model.h_nn)
     h_nnn = None if model.h_nnn is None else jnp.asarray(model.h_nnn)
-    env_start = initial_env(double_layer(jnp.asarray(A0)), chi)
+    env_init = initial_env(double_layer(jnp.asarray(A0)), chi)
     info_last: dict = {}
 
-    def fun(x, aux):
-        (e, (env, info)), g = _energy_value_and_grad(jnp.asarray(x), jnp.asarray(aux["C"]), jnp.asarray(aux["T"]),
-                                                     h_nn, h_nnn, **statics)
+    def fun(x, aux, fresh=env_start == "fresh"):
+        x = jnp.asarray(x)
+        if fresh:
+            env0 = _fresh_env(x, shape=statics["shape"], chi=statics["chi"])
+        else:
+            env0 = CTMEnv(jnp.asarray(aux["C"]), jnp.asarray(aux["T"]))
+        (e, (env, info)), g = _energy_value_and_grad(x, env0.C, env0.T, h_nn, h_nnn, **statics)
         info_last["ctm_iterations"] = int(info.iterations)
         return float(e), np.asarray(g, dtype=np.float64).ravel(), {"C": np.asarray(env.C), "T": np.asarray(env.T)}
 
     meta_expected = {"schema": _CHECKPOINT_SCHEMA, "model": model.name, "params": model.params, "D": D,
-                     "chi": chi, "memory": memory}
+                     "chi": chi, "memory": memory, "env_start": env_start}
     n = int(np.prod(shape))
     history: list[float] = []
     state = None
@@ -211,7 +237,8 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
                               step=np.zeros((), np.int64), nfev=np.zeros((), np.int64),
                               aux={"C": np.zeros((chi, chi)), "T": np.zeros((chi, shape[1] ** 2, chi))})
         tree, meta = load_checkpoint(checkpoint, template.as_tree())
-        mismatch = {k: (meta.get(k), v) for k, v in meta_expected.items() if meta.get(k) != v}
+        mismatch = {k: (meta.get(k, _META_DEFAULTS.get(k)), v) for k, v in meta_expected.items()
+                    if meta.get(k, _META_DEFAULTS.get(k)) != v}
         if mismatch:
             raise CheckpointError(f"checkpoint {os.fspath(checkpoint)!r} belongs to a different run: "
                                   + ", ".join(f"{k}={a!r} (this run: {b!r})" for k, (a, b) in mismatch.items()))
@@ -227,7 +254,7 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
             save_checkpoint(checkpoint, st.as_tree(), {**meta_expected, "history": history})
 
     if state is None:
-        state = init_state(fun, A0.ravel(), memory, {"C": np.asarray(env_start.C), "T": np.asarray(env_start.T)})
+        state = init_state(fun, A0.ravel(), memory, {"C": np.asarray(env_init.C), "T": np.asarray(env_init.T)})
         history = [float(state.f)]
         save(state)
     stopped = "steps"
@@ -236,6 +263,16 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
             stopped = "gtol"
             break
         new, ok = lbfgs_step(fun, state)
+        if not ok and env_start == "previous":
+            # the warm-started environment may sit on a CTMRG branch that ends nearby: re-converge
+            # from the tensor's own boundary, forget the curvature pairs, and try once more
+            logger.info("L-BFGS: line search failed at step %d; re-converging CTMRG from a fresh start",
+                        int(state.step))
+            f, g, aux = fun(state.x, state.aux, fresh=True)
+            state = LBFGSState(**{**state.as_tree(), "f": np.asarray(f, np.float64), "g": np.asarray(g, np.float64),
+                                  "aux": aux, "pairs": np.asarray(0, np.int64), "S": np.zeros_like(state.S),
+                                  "Y": np.zeros_like(state.Y), "nfev": np.asarray(int(state.nfev) + 1, np.int64)})
+            new, ok = lbfgs_step(fun, state)
         if not ok:
             stopped = "line_search"
             logger.info("L-BFGS: no further decrease found at step %d", int(state.step))

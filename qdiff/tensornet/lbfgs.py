@@ -97,8 +97,33 @@ def _direction(state: LBFGSState) -> np.ndarray:
     return -q
 
 
+def _backtrack(f: Callable, state: LBFGSState, p: np.ndarray, *, c1: float = 1e-4,
+               halvings: int = 40) -> float | None:
+    """Armijo backtracking ``α = α₀, α₀/2, …`` along ``p``; the first α with sufficient decrease, or None.
+
+    The fallback when the strong-Wolfe search gives up (it needs the curvature condition, which a
+    very stiff direction — a valley a thousand times narrower than the first trial step — or
+    rounding in ``f`` can defeat).  ``α₀ = 1`` for the scaled L-BFGS direction; Armijo's
+    condition alone guarantees a decrease, so the iteration still makes progress.
+    """
+    slope = float(np.dot(state.g, p))
+    if not slope < 0:
+        return None
+    alpha = 1.0
+    for _ in range(halvings):
+        f_new = f(state.x + alpha * p)
+        if np.isfinite(f_new) and f_new <= float(state.f) + c1 * alpha * slope:
+            return alpha
+        alpha *= 0.5
+    return None
+
+
 def lbfgs_step(fun: Callable, state: LBFGSState) -> tuple[LBFGSState, bool]:
     """One L-BFGS iteration (direction + strong-Wolfe line search).
+
+    The step length comes from scipy's strong-Wolfe search; if that fails, from Armijo
+    backtracking along the same direction; if that fails too, the curvature pairs are dropped
+    and both are tried along steepest descent.
 
     Returns:
       ``(new_state, ok)``; ``ok`` is False when no acceptable step was found even along
@@ -122,23 +147,26 @@ def lbfgs_step(fun: Callable, state: LBFGSState) -> tuple[LBFGSState, bool]:
     def fprime(x):
         return np.asarray(evaluate(x)[1])
 
-    for attempt, reset in enumerate((False, True)):
+    for reset in (False, True):
         if reset:
             if int(state.pairs) == 0:
                 break
-            logger.info("L-BFGS: line search failed, retrying along steepest descent")
+            logger.info("L-BFGS: no acceptable step along the L-BFGS direction; retrying along steepest descent")
             state = LBFGSState(**{**state.as_tree(), "pairs": np.asarray(0, np.int64),
                                   "S": np.zeros_like(state.S), "Y": np.zeros_like(state.Y)})
         p = _direction(state)
         if np.dot(p, state.g) >= 0:  # not a descent direction: fall back to steepest descent
             p = -state.g / max(np.linalg.norm(state.g), 1e-300)
         cache[state.x.tobytes()] = (state.f, state.g, state.aux)
-        with warnings.catch_warnings():  # a failed search is handled below (steepest-descent retry, then stop)
-            warnings.filterwarnings("ignore", message="The line search algorithm")
+        with warnings.catch_warnings():  # a failed search is handled below (backtracking, then steepest descent)
+            warnings.filterwarnings("ignore", message="(The line search algorithm|Rounding errors prevent)")
             alpha, _, _, f_new, _, _ = line_search(f, fprime, state.x, p, gfk=state.g, old_fval=float(state.f),
                                                    old_old_fval=float(state.f_prev), c1=1e-4, c2=0.9,
                                                    maxiter=20)
         if alpha is not None and np.isfinite(f_new):
+            break
+        alpha = _backtrack(f, state, p)
+        if alpha is not None:
             break
     else:
         alpha = None
@@ -148,7 +176,8 @@ def lbfgs_step(fun: Callable, state: LBFGSState) -> tuple[LBFGSState, bool]:
     f_new, g_new, aux_new = evaluate(x_new)
     s, y = x_new - state.x, np.asarray(g_new) - state.g
     S, Y, pairs = state.S.copy(), state.Y.copy(), int(state.pairs)
-    if np.dot(s, y) > 1e-12 * np.dot(y, y):  # keep the inverse Hessian positive definite
+    sy, yy = float(np.dot(s, y)), float(np.dot(y, y))
+    if sy > 1e-12 * yy and sy > 1e-300 and np.isfinite(1.0 / sy):  # keep the inverse Hessian positive definite
         S[pairs % S.shape[0]] = s
         Y[pairs % S.shape[0]] = y
         pairs += 1
