@@ -23,7 +23,7 @@ from jax import lax
 
 from .gates import pauli_matrix
 from .compile import DiagStep, GateStep, Op, PermStep, RotorStep
-from .rotor import apply_2x2, rotor_apply, rotor_grads
+from .rotor import apply_2x2, rotor_apply, rotor_backward, rotor_grads
 
 
 
@@ -353,3 +353,14 @@ def step_grads(step, params, psi, lam, n: int) -> dict[int, object]:
     if isinstance(step, GateStep) and step.op.pidx >= 0:
         return {step.op.pidx: gate_grad(step.op, params, psi, lam, n)}
     return {}
+
+
+def step_backward(step, params, psi, lam, n: int, perm=None):
+    """One step of the reversible adjoint: ``(grads, ψ_in, λ_in)`` from ψ, λ right after the step."""
+    if isinstance(step, RotorStep):
+        return rotor_backward(step, params, psi, lam, n)
+    grads = step_grads(step, params, psi, lam, n)
+    if isinstance(step, PermStep) and perm is None:
+        perm = perm_index(step, n, inverse=True)
+    return (grads, step_apply(step, params, psi, n, perm, inverse=True),
+            step_apply(step, params, lam, n, perm, inverse=True))

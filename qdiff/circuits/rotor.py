@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 import jax.numpy as jnp
+from jax import lax
 
 from .compile import Op, RotorStep
 from .gates import pauli_matrix
@@ -98,7 +99,36 @@ def apply_2x2(psi, n: int, q: int, u):
     return out.reshape(k, -1)
 
 
+def uses_scan(step: RotorStep, n: int) -> bool:
+    """Whether the step runs as one ``lax.scan`` over all ``n`` qubits (compiled once, whatever ``n``)
+    rather than one unrolled kernel per chain qubit (few qubits)."""
+    return len(step.chains) >= max(3, (n + 1) // 2)
+
+
+def _all_qubit_unitaries(step: RotorStep, params, inverse: bool, n: int):
+    """(n, 2, 2) unitaries in qubit order, the identity on qubits without a chain."""
+    us = _unitaries(step, params, inverse)
+    qs = np.array([q for q, _ in step.chains])
+    eye = jnp.broadcast_to(jnp.eye(2, dtype=jnp.complex128), (n, 2, 2))
+    return eye.at[qs].set(us)
+
+
+def lead_apply(x, u):
+    """Apply ``u`` to the leading qubit of ``x`` (shape (..., 2**n)) and move that qubit to the end.
+
+    ``out[..., j, a] = Σ_b u[a, b] x[..., b, j]``: one pass over the state; after ``n`` such
+    steps (one per qubit) the qubit order is back to the original.
+    """
+    shape = x.shape
+    v = x.reshape(shape[:-1] + (2, -1))
+    a, b = v[..., 0, :], v[..., 1, :]
+    return jnp.stack([u[0, 0] * a + u[0, 1] * b, u[1, 0] * a + u[1, 1] * b], axis=-1).reshape(shape)
+
+
 def rotor_apply(step: RotorStep, params, psi, n: int, inverse: bool = False):
+    if uses_scan(step, n):
+        us = _all_qubit_unitaries(step, params, inverse, n)
+        return lax.scan(lambda x, u: (lead_apply(x, u), None), psi, us)[0]
     us = _unitaries(step, params, inverse)
     for i, (q, _) in enumerate(step.chains):
         psi = apply_2x2(psi, n, q, us[i])
@@ -137,7 +167,39 @@ def rotor_grads(step: RotorStep, params, psi, lam, n: int) -> dict[int, object]:
     """``{pidx: Re Σ K̃ M}`` for the parametrised ops of a RotorStep (ψ, λ after the step)."""
     if not any(op.pidx >= 0 for op in step.ops):
         return {}
-    mq = transition_matrices(step, psi, lam, n)
+    return _grads_from(step, params, transition_matrices(step, psi, lam, n))
+
+
+def rotor_backward(step: RotorStep, params, psi, lam, n: int):
+    """One backward step: ``(grads, ψ_in, λ_in)`` from ψ, λ (each (k, 2**n)) after the step.
+
+    In the scan form, ``M_q`` is read off while qubit ``q`` leads (gates on the other qubits,
+    undone or not, act unitarily on the summed-over rest and leave ``M_q`` unchanged), then
+    ``U_q†`` is applied to ψ and λ: one scan step per qubit, compiled once.
+    """
+    if not uses_scan(step, n):
+        grads = rotor_grads(step, params, psi, lam, n)
+        return grads, rotor_apply(step, params, psi, n, True), rotor_apply(step, params, lam, n, True)
+    ud = _all_qubit_unitaries(step, params, True, n)
+    want = any(op.pidx >= 0 for op in step.ops)
+
+    def body(carry, u):
+        p, l = carry
+        m = None
+        if want:
+            pv, lv = p.reshape(2, -1), jnp.conj(l.reshape(2, -1))
+            m = lv @ pv.T  # m[a, b] = Σ_rest conj(λ[a, rest]) ψ[b, rest]
+        return (lead_apply(p, u), lead_apply(l, u)), m
+
+    (psi, lam), ms = lax.scan(body, (psi, lam), ud)
+    if not want:
+        return {}, psi, lam
+    qs = np.array([q for q, _ in step.chains])
+    return _grads_from(step, params, ms[qs]), psi, lam
+
+
+def _grads_from(step: RotorStep, params, mq) -> dict[int, object]:
+    """Gradient terms from the transition matrices ``mq`` (len(chains), 2, 2), chain order."""
     out = {}
     for members, per_pos, mats, w, _ in _chain_mats(step, params):
         mm = mq[np.array(members)]

@@ -31,7 +31,7 @@ from jax import lax
 
 from ..errors import InputError
 from .compile import PermStep, Program, RepeatStep, compile_circuit
-from .kernels import perm_index, step_apply, step_grads
+from .kernels import perm_index, step_apply, step_backward
 
 _METHODS = ("adjoint", "backprop")
 
@@ -58,9 +58,10 @@ def _forward(steps, params, psi, n: int, perms=None):
 
 
 def _backward(steps, params, x, n: int, nparams: int, perms=None):
-    """Walk ``steps`` backwards from ``x = [ψ_out; λ_out]``; return (gradient, [ψ_in; λ_in])."""
+    """Walk ``steps`` backwards from ``x = (ψ_out, λ_out)`` (each (1, 2**n)); return (gradient, (ψ_in, λ_in))."""
     perms = perms or {}
     pieces: list[tuple[int, jax.Array]] = []
+    psi, lam = x
     for i in range(len(steps) - 1, -1, -1):
         step = steps[i]
         if isinstance(step, RepeatStep):
@@ -70,17 +71,17 @@ def _backward(steps, params, x, n: int, nparams: int, perms=None):
                 g, carry = _backward(step.body, p, carry, n, step.nparams, inv)
                 return carry, g
 
-            x, g = lax.scan(body, x, _slice(params, step), length=step.count, reverse=True)
+            (psi, lam), g = lax.scan(body, (psi, lam), _slice(params, step), length=step.count, reverse=True)
             if step.nparams:
                 pieces.append((step.offset, g.reshape(-1)))
         else:
-            for pidx, v in step_grads(step, params, x[0:1], x[1:2], n).items():
+            grads, psi, lam = step_backward(step, params, psi, lam, n, perms.get(i))
+            for pidx, v in grads.items():
                 pieces.append((pidx, jnp.reshape(v, (1,))))
-            x = step_apply(step, params, x, n, perms.get(i), inverse=True)
     if not pieces:
-        return jnp.zeros((nparams,), jnp.float64), x
+        return jnp.zeros((nparams,), jnp.float64), (psi, lam)
     pieces.sort(key=lambda t: t[0])
-    return jnp.concatenate([p for _, p in pieces]).astype(jnp.float64), x
+    return jnp.concatenate([p for _, p in pieces]).astype(jnp.float64), (psi, lam)
 
 
 @lru_cache(maxsize=128)
@@ -93,9 +94,9 @@ def _adjoint_apply(program: Program):
 
     @jax.jit
     def backward(params, out, ct):
-        x = jnp.stack([out, jnp.conj(ct).astype(out.dtype)])
-        g, x0 = _backward(steps, params, x, n, m)
-        return g, jnp.conj(x0[1])
+        x = (out[None], jnp.conj(ct).astype(out.dtype)[None])
+        g, (_, lam0) = _backward(steps, params, x, n, m)
+        return g, jnp.conj(lam0[0])
 
     @jax.custom_vjp
     def run(params, psi):
