@@ -163,10 +163,10 @@ def transition_matrices(step: RotorStep, psi, lam, n: int):
     return jnp.stack(mats)
 
 
-def rotor_grads(step: RotorStep, params, psi, lam, n: int) -> dict[int, object]:
-    """``{pidx: Re Σ K̃ M}`` for the parametrised ops of a RotorStep (ψ, λ after the step)."""
+def rotor_grads(step: RotorStep, params, psi, lam, n: int) -> list:
+    """``[(pidx array, Re Σ K̃ M)]`` for the parametrised ops of a RotorStep (ψ, λ after the step)."""
     if not any(op.pidx >= 0 for op in step.ops):
-        return {}
+        return []
     return _grads_from(step, params, transition_matrices(step, psi, lam, n))
 
 
@@ -193,14 +193,15 @@ def rotor_backward(step: RotorStep, params, psi, lam, n: int):
 
     (psi, lam), ms = lax.scan(body, (psi, lam), ud)
     if not want:
-        return {}, psi, lam
+        return [], psi, lam
     qs = np.array([q for q, _ in step.chains])
     return _grads_from(step, params, ms[qs]), psi, lam
 
 
-def _grads_from(step: RotorStep, params, mq) -> dict[int, object]:
-    """Gradient terms from the transition matrices ``mq`` (len(chains), 2, 2), chain order."""
-    out = {}
+def _grads_from(step: RotorStep, params, mq) -> list:
+    """Gradient terms ``[(pidx array, values)]`` from the transition matrices ``mq``
+    (len(chains), 2, 2), chain order (one array per gate position of each chain structure)."""
+    out = []
     for members, per_pos, mats, w, _ in _chain_mats(step, params):
         mm = mq[np.array(members)]
         for j, ops in enumerate(per_pos):
@@ -209,6 +210,5 @@ def _grads_from(step: RotorStep, params, mq) -> dict[int, object]:
                 continue
             kt = w[j] @ gen @ jnp.conj(jnp.swapaxes(w[j], -1, -2))
             vals = jnp.real(jnp.sum(kt * mm, axis=(-1, -2)))
-            for t, op in enumerate(ops):
-                out[op.pidx] = vals[t]
+            out.append((np.array([op.pidx for op in ops]), vals))
     return out

@@ -60,7 +60,7 @@ def _forward(steps, params, psi, n: int, perms=None):
 def _backward(steps, params, x, n: int, nparams: int, perms=None):
     """Walk ``steps`` backwards from ``x = (ψ_out, λ_out)`` (each (1, 2**n)); return (gradient, (ψ_in, λ_in))."""
     perms = perms or {}
-    pieces: list[tuple[int, jax.Array]] = []
+    pieces: list[tuple[np.ndarray, jax.Array]] = []
     psi, lam = x
     for i in range(len(steps) - 1, -1, -1):
         step = steps[i]
@@ -73,15 +73,20 @@ def _backward(steps, params, x, n: int, nparams: int, perms=None):
 
             (psi, lam), g = lax.scan(body, (psi, lam), _slice(params, step), length=step.count, reverse=True)
             if step.nparams:
-                pieces.append((step.offset, g.reshape(-1)))
+                pieces.append((np.arange(step.offset, step.offset + step.count * step.nparams), g.reshape(-1)))
         else:
             grads, psi, lam = step_backward(step, params, psi, lam, n, perms.get(i))
-            for pidx, v in grads.items():
-                pieces.append((pidx, jnp.reshape(v, (1,))))
+            pieces.extend(grads)
     if not pieces:
         return jnp.zeros((nparams,), jnp.float64), (psi, lam)
-    pieces.sort(key=lambda t: t[0])
-    return jnp.concatenate([p for _, p in pieces]).astype(jnp.float64), (psi, lam)
+    order = np.concatenate([ix for ix, _ in pieces])
+    vals = jnp.concatenate([v for _, v in pieces]).astype(jnp.float64)
+    if not np.array_equal(np.sort(order), np.arange(nparams)):
+        raise AssertionError("adjoint: gradient terms do not cover every parameter exactly once")
+    inv = np.argsort(order)
+    if not np.array_equal(inv, np.arange(nparams)):
+        vals = vals[inv]
+    return vals, (psi, lam)
 
 
 @lru_cache(maxsize=128)
