@@ -19,7 +19,7 @@ import numpy as np
 import jax.numpy as jnp
 from jax import lax
 
-from .compile import Op, RotorStep
+from .compile import Op, RotorStep, rotor_scans
 from .gates import pauli_matrix
 
 
@@ -102,7 +102,7 @@ def apply_2x2(psi, n: int, q: int, u):
 def uses_scan(step: RotorStep, n: int) -> bool:
     """Whether the step runs as one ``lax.scan`` over all ``n`` qubits (compiled once, whatever ``n``)
     rather than one unrolled kernel per chain qubit (few qubits)."""
-    return len(step.chains) >= max(3, (n + 1) // 2)
+    return rotor_scans(len(step.chains), n)
 
 
 def _all_qubit_unitaries(step: RotorStep, params, inverse: bool, n: int):
