@@ -77,17 +77,16 @@ def _chain_mats(step: RotorStep, params):
 
 
 def _unitaries(step: RotorStep, params, inverse: bool):
-    """(len(chains), 2, 2) unitaries U_q (or U_q†), in step.chains order, materialised."""
-    us = [None] * len(step.chains)
+    """(len(chains), 2, 2) unitaries U_q (or U_q†), in step.chains order (one gather, not one op per chain)."""
+    parts, pos = [], []
     for members, _, _, _, u in _chain_mats(step, params):
         if inverse:
             u = jnp.conj(jnp.swapaxes(u, -1, -2))
-        for t, i in enumerate(members):
-            us[i] = t, u
-    stacked = []
-    for t, u in us:
-        stacked.append(u[t])
-    return jnp.stack(stacked)
+        parts.append(u)
+        pos.extend(members)
+    us = parts[0] if len(parts) == 1 else jnp.concatenate(parts)
+    order = np.argsort(np.array(pos))
+    return us if np.array_equal(order, np.arange(len(pos))) else us[order]
 
 
 def apply_2x2(psi, n: int, q: int, u):
