@@ -57,6 +57,35 @@ def _forward(steps, params, psi, n: int, perms=None):
     return psi
 
 
+def _assemble(pieces, nparams: int):
+    """The gradient vector from ``[(index array, values)]`` pieces.
+
+    Pieces are grouped into clusters of overlapping index ranges (the interleaved gates of one
+    layer); each cluster is put in order by one gather over its own entries, and a cluster that
+    is a single contiguous piece (the gradients of a repeat) is used as it is, so no gather over
+    the whole parameter vector (and no parameter-sized index constant) enters the program.
+    """
+    pieces = sorted(pieces, key=lambda t: int(t[0].min()))
+    clusters, hi = [], -1
+    for ix, v in pieces:
+        if clusters and int(ix.min()) <= hi:
+            clusters[-1].append((ix, v))
+        else:
+            clusters.append([(ix, v)])
+        hi = max(hi, int(ix.max()))
+    out, seen = [], []
+    for cl in clusters:
+        order = np.concatenate([ix for ix, _ in cl])
+        v = cl[0][1] if len(cl) == 1 else jnp.concatenate([x for _, x in cl])
+        inv = np.argsort(order, kind="stable")
+        out.append(v if np.array_equal(inv, np.arange(order.size)) else v[inv])
+        seen.append(order[inv])
+    if not np.array_equal(np.concatenate(seen), np.arange(nparams)):
+        raise AssertionError("adjoint: gradient terms do not cover every parameter exactly once")
+    vals = out[0] if len(out) == 1 else jnp.concatenate(out)
+    return vals.astype(jnp.float64)
+
+
 def _backward(steps, params, x, n: int, nparams: int, perms=None):
     """Walk ``steps`` backwards from ``x = (ψ_out, λ_out)`` (each (1, 2**n)); return (gradient, (ψ_in, λ_in))."""
     perms = perms or {}
@@ -79,13 +108,7 @@ def _backward(steps, params, x, n: int, nparams: int, perms=None):
             pieces.extend(grads)
     if not pieces:
         return jnp.zeros((nparams,), jnp.float64), (psi, lam)
-    order = np.concatenate([ix for ix, _ in pieces])
-    vals = jnp.concatenate([v for _, v in pieces]).astype(jnp.float64)
-    if not np.array_equal(np.sort(order), np.arange(nparams)):
-        raise AssertionError("adjoint: gradient terms do not cover every parameter exactly once")
-    inv = np.argsort(order)
-    if not np.array_equal(inv, np.arange(nparams)):
-        vals = vals[inv]
+    vals = _assemble(pieces, nparams)
     return vals, (psi, lam)
 
 
