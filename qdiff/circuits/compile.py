@@ -92,7 +92,8 @@ class RotorStep:
     """Uncontrolled one-qubit gates on distinct qubits; ``chains[i] = (qubit, ops in order)``.
 
     Each chain is multiplied into one 2×2 unitary per qubit at run time, so a rotor layer
-    ``Rz·Rx·Rz`` on every qubit costs one pass over the state per qubit.
+    ``Rz·Rx·Rz`` on every qubit costs one pass over the state per qubit (one ``lax.scan``
+    over qubits when the layer covers at least half of them, see :func:`rotor_scans`).
     """
 
     chains: tuple

@@ -2,7 +2,12 @@
 
 Each qubit's chain ``G_k ⋯ G_1`` is multiplied into one 2×2 unitary ``U_q``
 (batched over qubits with the same chain structure, a few small array ops per
-step), and ``U_q`` is applied with one pass over the state per qubit.
+step), and ``U_q`` is applied with one pass over the state per qubit.  A layer on
+at least half of the qubits runs as one ``lax.scan`` over all qubits: each step
+applies ``U_q`` to the leading qubit and moves it to the end (after ``n`` steps
+the order is restored), so the compiled program has the same few kernels for
+any ``n``; the backward pass reads ``M_q`` in the same scan step that undoes
+``U_q`` on ψ and λ.
 
 Gradient: with ``M_q[a, b] = Σ_rest conj(λ[…a…]) ψ[…b…]`` (ψ, λ at the end of
 the step; ``a``, ``b`` the value of qubit ``q``), the derivative with respect to
