@@ -92,7 +92,8 @@ class RotorStep:
     """Uncontrolled one-qubit gates on distinct qubits; ``chains[i] = (qubit, ops in order)``.
 
     Each chain is multiplied into one 2×2 unitary per qubit at run time, so a rotor layer
-    ``Rz·Rx·Rz`` on every qubit costs one pass over the state per qubit.
+    ``Rz·Rx·Rz`` on every qubit costs one pass over the state per qubit (one ``lax.scan``
+    over qubits when the layer covers at least half of them, see :func:`rotor_scans`).
     """
 
     chains: tuple
@@ -222,6 +223,55 @@ def _schedule(items) -> tuple:
     return tuple(steps)
 
 
+def rotor_scans(nchains: int, n: int) -> bool:
+    """Whether a rotor step with ``nchains`` qubit chains on ``n`` qubits runs as one scan over qubits."""
+    return nchains >= max(3, (n + 1) // 2)
+
+
+def _merge_phase_layers(steps: tuple, n: int) -> tuple:
+    """Fold a DiagStep of uncontrolled one-qubit gates into an adjacent scanned RotorStep.
+
+    A scanned rotor layer applies a general 2×2 unitary per qubit anyway, so the one-qubit
+    diagonal gates next to it (e.g. the ``Rz`` before ``Rx·Rz`` in Yao's layer) join their
+    qubit's chain at no cost, saving a pass over the state (forward and backward).  The gates
+    are on single qubits and commute with the other qubits' chains, so the order per qubit is
+    the only one that matters, and it is kept.
+    """
+    out: list = []
+    for s in steps:
+        if isinstance(s, RepeatStep):
+            out.append(RepeatStep(_merge_phase_layers(s.body, n), s.count, s.nparams, s.offset))
+            continue
+        prev = out[-1] if out else None
+        pair = None
+        if isinstance(s, RotorStep) and isinstance(prev, DiagStep):
+            pair = (prev, s, True)
+        elif isinstance(s, DiagStep) and isinstance(prev, RotorStep):
+            pair = (s, prev, False)
+        if pair is not None:
+            diag, rotor, before = pair
+            if all(_is_single(op) for op in diag.ops):
+                qubits = {q for q, _ in rotor.chains} | {op.targets[0] for op in diag.ops}
+                if rotor_scans(len(qubits), n) and rotor_scans(len(rotor.chains), n):
+                    out[-1] = _fold(diag, rotor, before)
+                    continue
+        out.append(s)
+    return tuple(out)
+
+
+def _fold(diag: DiagStep, rotor: RotorStep, before: bool) -> RotorStep:
+    chains = {q: ops for q, ops in rotor.chains}
+    order = [q for q, _ in rotor.chains]
+    for op in diag.ops:
+        q = op.targets[0]
+        if q not in chains:
+            chains[q], order = (), order + [q]
+    for q in order:
+        mine = tuple(op for op in diag.ops if op.targets[0] == q)
+        chains[q] = mine + chains[q] if before else chains[q] + mine
+    return RotorStep(tuple((q, chains[q]) for q in order))
+
+
 @lru_cache(maxsize=256)
 def compile_circuit(circuit) -> Program:
     """Compile a block tree into a :class:`Program` (cached per circuit object)."""
@@ -232,7 +282,7 @@ def compile_circuit(circuit) -> Program:
         raise InputError(f"state-vector simulation supports at most 30 qubits, circuit has {n}")
     items, counter = [], [0]
     _flatten(circuit, list(range(n)), [], [], False, items, counter)
-    return Program(n, counter[0], _schedule(items))
+    return Program(n, counter[0], _merge_phase_layers(_schedule(items), n))
 
 
 def parameter_table(circuit) -> np.ndarray:

@@ -23,7 +23,7 @@ from jax import lax
 
 from .gates import pauli_matrix
 from .compile import DiagStep, GateStep, Op, PermStep, RotorStep
-from .rotor import apply_2x2, rotor_apply, rotor_grads
+from .rotor import apply_2x2, rotor_apply, rotor_backward, rotor_grads
 
 
 
@@ -204,13 +204,13 @@ def diag_apply(step: DiagStep, params, psi, n: int, inverse: bool = False):
     return out
 
 
-def diag_grads(step: DiagStep, params, psi, lam, n: int) -> dict[int, object]:
-    """``{pidx: Re⟨λ|K|ψ⟩}`` for the parametrised ops of a DiagStep (ψ, λ after the step).
+def diag_grads(step: DiagStep, params, psi, lam, n: int) -> list:
+    """``[(pidx array, Re⟨λ|K|ψ⟩)]`` for the parametrised ops of a DiagStep (ψ, λ after the step).
 
     With phase angle ``θ·a(b)``, ``K = i·a(b)`` and ``Re⟨λ|K|ψ⟩ = −Σ_b a(b) Im(conj(λ_b) ψ_b)``.
     """
     w = jnp.imag(jnp.conj(lam) * psi)
-    out = {}
+    out = []
     fac = [op for op in step.ops if op.pidx >= 0 and _is_factor(op)]
     if fac:
         h = n // 2
@@ -219,8 +219,7 @@ def diag_grads(step: DiagStep, params, psi, lam, n: int) -> dict[int, object]:
         r, c = jnp.sum(w2, axis=1), jnp.sum(w2, axis=0)
         marg = (r @ jnp.asarray(_indicator(n, qs, 0, h)) + c @ jnp.asarray(_indicator(n, qs, h, n - h)))
         vals = -jnp.sum(marg.reshape(-1, 2) * jnp.asarray(a), axis=1)
-        for j, op in enumerate(fac):
-            out[op.pidx] = vals[j]
+        out.append((np.array([op.pidx for op in fac]), vals))
     rest = [op for op in step.ops if op.pidx >= 0 and not _is_factor(op)]
     if rest:
         b = index(n)
@@ -232,7 +231,7 @@ def diag_grads(step: DiagStep, params, psi, lam, n: int) -> dict[int, object]:
                 a = 0.5 * (2 * parity(b, n, op.targets) - 1).astype(jnp.float64)
             if m is not None:
                 a = jnp.where(m, a, 0.0)
-            out[op.pidx] = -op.sign * jnp.sum(a * w)
+            out.append((np.array([op.pidx]), jnp.reshape(-op.sign * jnp.sum(a * w), (1,))))
     return out
 
 
@@ -344,12 +343,23 @@ def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False):
     raise TypeError(f"not an executable step: {type(step).__name__}")
 
 
-def step_grads(step, params, psi, lam, n: int) -> dict[int, object]:
-    """Gradient terms ``{pidx: value}`` of one step (ψ, λ right after the step)."""
+def step_grads(step, params, psi, lam, n: int) -> list:
+    """Gradient terms ``[(pidx array, values)]`` of one step (ψ, λ right after the step)."""
     if isinstance(step, DiagStep):
         return diag_grads(step, params, psi, lam, n)
     if isinstance(step, RotorStep):
         return rotor_grads(step, params, psi, lam, n)
     if isinstance(step, GateStep) and step.op.pidx >= 0:
-        return {step.op.pidx: gate_grad(step.op, params, psi, lam, n)}
-    return {}
+        return [(np.array([step.op.pidx]), jnp.reshape(gate_grad(step.op, params, psi, lam, n), (1,)))]
+    return []
+
+
+def step_backward(step, params, psi, lam, n: int, perm=None):
+    """One step of the reversible adjoint: ``(grads, ψ_in, λ_in)`` from ψ, λ right after the step."""
+    if isinstance(step, RotorStep):
+        return rotor_backward(step, params, psi, lam, n)
+    grads = step_grads(step, params, psi, lam, n)
+    if isinstance(step, PermStep) and perm is None:
+        perm = perm_index(step, n, inverse=True)
+    return (grads, step_apply(step, params, psi, n, perm, inverse=True),
+            step_apply(step, params, lam, n, perm, inverse=True))

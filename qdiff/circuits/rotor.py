@@ -2,7 +2,12 @@
 
 Each qubit's chain ``G_k ⋯ G_1`` is multiplied into one 2×2 unitary ``U_q``
 (batched over qubits with the same chain structure, a few small array ops per
-step), and ``U_q`` is applied with one pass over the state per qubit.
+step), and ``U_q`` is applied with one pass over the state per qubit.  A layer on
+at least half of the qubits runs as one ``lax.scan`` over all qubits: each step
+applies ``U_q`` to the leading qubit and moves it to the end (after ``n`` steps
+the order is restored), so the compiled program has the same few kernels for
+any ``n``; the backward pass reads ``M_q`` in the same scan step that undoes
+``U_q`` on ψ and λ.
 
 Gradient: with ``M_q[a, b] = Σ_rest conj(λ[…a…]) ψ[…b…]`` (ψ, λ at the end of
 the step; ``a``, ``b`` the value of qubit ``q``), the derivative with respect to
@@ -17,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 import jax.numpy as jnp
+from jax import lax
 
-from .compile import Op, RotorStep
+from .compile import Op, RotorStep, rotor_scans
 from .gates import pauli_matrix
 
 
@@ -76,17 +82,16 @@ def _chain_mats(step: RotorStep, params):
 
 
 def _unitaries(step: RotorStep, params, inverse: bool):
-    """(len(chains), 2, 2) unitaries U_q (or U_q†), in step.chains order, materialised."""
-    us = [None] * len(step.chains)
+    """(len(chains), 2, 2) unitaries U_q (or U_q†), in step.chains order (one gather, not one op per chain)."""
+    parts, pos = [], []
     for members, _, _, _, u in _chain_mats(step, params):
         if inverse:
             u = jnp.conj(jnp.swapaxes(u, -1, -2))
-        for t, i in enumerate(members):
-            us[i] = t, u
-    stacked = []
-    for t, u in us:
-        stacked.append(u[t])
-    return jnp.stack(stacked)
+        parts.append(u)
+        pos.extend(members)
+    us = parts[0] if len(parts) == 1 else jnp.concatenate(parts)
+    order = np.argsort(np.array(pos))
+    return us if np.array_equal(order, np.arange(len(pos))) else us[order]
 
 
 def apply_2x2(psi, n: int, q: int, u):
@@ -98,7 +103,61 @@ def apply_2x2(psi, n: int, q: int, u):
     return out.reshape(k, -1)
 
 
+def uses_scan(step: RotorStep, n: int) -> bool:
+    """Whether the step runs as one ``lax.scan`` over all ``n`` qubits (compiled once, whatever ``n``)
+    rather than one unrolled kernel per chain qubit (few qubits)."""
+    return rotor_scans(len(step.chains), n)
+
+
+def _all_qubit_unitaries(step: RotorStep, params, inverse: bool, n: int):
+    """(n, 2, 2) unitaries in qubit order, the identity on qubits without a chain."""
+    us = _unitaries(step, params, inverse)
+    qs = np.array([q for q, _ in step.chains])
+    eye = jnp.broadcast_to(jnp.eye(2, dtype=jnp.complex128), (n, 2, 2))
+    return eye.at[qs].set(us)
+
+
+def lead_apply(x, u):
+    """Apply ``u`` to the leading qubit of ``x`` (shape (..., 2**n)) and move that qubit to the end.
+
+    ``out[..., j, a] = Σ_b u[a, b] x[..., b, j]``: one pass over the state; after ``n`` such
+    steps (one per qubit) the qubit order is back to the original.
+    """
+    shape = x.shape
+    v = x.reshape(shape[:-1] + (2, -1))
+    a, b = v[..., 0, :], v[..., 1, :]
+    return jnp.stack([u[0, 0] * a + u[0, 1] * b, u[1, 0] * a + u[1, 1] * b], axis=-1).reshape(shape)
+
+
+def _scan_qubits(one, x, us, n: int):
+    """Run ``one(x, u_q) -> (x, out_q)`` for the ``n`` qubits in order, two per scan iteration.
+
+    Two steps per iteration let XLA alternate two state buffers instead of copying the loop
+    carry after every step; an odd ``n`` starts with one step outside the scan.
+    Returns (x, outs stacked over qubits).
+    """
+    first = None
+    if n % 2:
+        x, first = one(x, us[0])
+        us = us[1:]
+
+    def body(x, u):
+        x, o1 = one(x, u[0])
+        x, o2 = one(x, u[1])
+        return x, jnp.stack([o1, o2])
+
+    m = us.shape[0] // 2
+    x, outs = lax.scan(body, x, us.reshape((m, 2) + us.shape[1:]))
+    outs = outs.reshape((2 * m,) + outs.shape[2:])
+    if first is not None:
+        outs = jnp.concatenate([first[None], outs])
+    return x, outs
+
+
 def rotor_apply(step: RotorStep, params, psi, n: int, inverse: bool = False):
+    if uses_scan(step, n):
+        us = _all_qubit_unitaries(step, params, inverse, n)
+        return _scan_qubits(lambda x, u: (lead_apply(x, u), jnp.zeros(())), psi, us, n)[0]
     us = _unitaries(step, params, inverse)
     for i, (q, _) in enumerate(step.chains):
         psi = apply_2x2(psi, n, q, us[i])
@@ -133,12 +192,45 @@ def transition_matrices(step: RotorStep, psi, lam, n: int):
     return jnp.stack(mats)
 
 
-def rotor_grads(step: RotorStep, params, psi, lam, n: int) -> dict[int, object]:
-    """``{pidx: Re Σ K̃ M}`` for the parametrised ops of a RotorStep (ψ, λ after the step)."""
+def rotor_grads(step: RotorStep, params, psi, lam, n: int) -> list:
+    """``[(pidx array, Re Σ K̃ M)]`` for the parametrised ops of a RotorStep (ψ, λ after the step)."""
     if not any(op.pidx >= 0 for op in step.ops):
-        return {}
-    mq = transition_matrices(step, psi, lam, n)
-    out = {}
+        return []
+    return _grads_from(step, params, transition_matrices(step, psi, lam, n))
+
+
+def rotor_backward(step: RotorStep, params, psi, lam, n: int):
+    """One backward step: ``(grads, ψ_in, λ_in)`` from ψ, λ (each (k, 2**n)) after the step.
+
+    In the scan form, ``M_q`` is read off while qubit ``q`` leads (gates on the other qubits,
+    undone or not, act unitarily on the summed-over rest and leave ``M_q`` unchanged), then
+    ``U_q†`` is applied to ψ and λ: one scan step per qubit, compiled once.
+    """
+    if not uses_scan(step, n):
+        grads = rotor_grads(step, params, psi, lam, n)
+        return grads, rotor_apply(step, params, psi, n, True), rotor_apply(step, params, lam, n, True)
+    ud = _all_qubit_unitaries(step, params, True, n)
+    want = any(op.pidx >= 0 for op in step.ops)
+
+    def one(carry, u):
+        p, l = carry
+        m = jnp.zeros((2, 2), jnp.complex128)
+        if want:
+            pv, lv = p.reshape(2, -1), jnp.conj(l.reshape(2, -1))
+            m = lv @ pv.T  # m[a, b] = Σ_rest conj(λ[a, rest]) ψ[b, rest]
+        return (lead_apply(p, u), lead_apply(l, u)), m
+
+    (psi, lam), ms = lax.scan(one, (psi, lam), ud)  # (two steps per iteration measured no faster here)
+    if not want:
+        return [], psi, lam
+    qs = np.array([q for q, _ in step.chains])
+    return _grads_from(step, params, ms[qs]), psi, lam
+
+
+def _grads_from(step: RotorStep, params, mq) -> list:
+    """Gradient terms ``[(pidx array, values)]`` from the transition matrices ``mq``
+    (len(chains), 2, 2), chain order (one array per gate position of each chain structure)."""
+    out = []
     for members, per_pos, mats, w, _ in _chain_mats(step, params):
         mm = mq[np.array(members)]
         for j, ops in enumerate(per_pos):
@@ -147,6 +239,5 @@ def rotor_grads(step: RotorStep, params, psi, lam, n: int) -> dict[int, object]:
                 continue
             kt = w[j] @ gen @ jnp.conj(jnp.swapaxes(w[j], -1, -2))
             vals = jnp.real(jnp.sum(kt * mm, axis=(-1, -2)))
-            for t, op in enumerate(ops):
-                out[op.pidx] = vals[t]
+            out.append((np.array([op.pidx for op in ops]), vals))
     return out

@@ -31,7 +31,7 @@ from jax import lax
 
 from ..errors import InputError
 from .compile import PermStep, Program, RepeatStep, compile_circuit
-from .kernels import perm_index, step_apply, step_grads
+from .kernels import perm_index, step_apply, step_backward
 
 _METHODS = ("adjoint", "backprop")
 
@@ -57,10 +57,40 @@ def _forward(steps, params, psi, n: int, perms=None):
     return psi
 
 
+def _assemble(pieces, nparams: int):
+    """The gradient vector from ``[(index array, values)]`` pieces.
+
+    Pieces are grouped into clusters of overlapping index ranges (the interleaved gates of one
+    layer); each cluster is put in order by one gather over its own entries, and a cluster that
+    is a single contiguous piece (the gradients of a repeat) is used as it is, so no gather over
+    the whole parameter vector (and no parameter-sized index constant) enters the program.
+    """
+    pieces = sorted(pieces, key=lambda t: int(t[0].min()))
+    clusters, hi = [], -1
+    for ix, v in pieces:
+        if clusters and int(ix.min()) <= hi:
+            clusters[-1].append((ix, v))
+        else:
+            clusters.append([(ix, v)])
+        hi = max(hi, int(ix.max()))
+    out, seen = [], []
+    for cl in clusters:
+        order = np.concatenate([ix for ix, _ in cl])
+        v = cl[0][1] if len(cl) == 1 else jnp.concatenate([x for _, x in cl])
+        inv = np.argsort(order, kind="stable")
+        out.append(v if np.array_equal(inv, np.arange(order.size)) else v[inv])
+        seen.append(order[inv])
+    if not np.array_equal(np.concatenate(seen), np.arange(nparams)):
+        raise AssertionError("adjoint: gradient terms do not cover every parameter exactly once")
+    vals = out[0] if len(out) == 1 else jnp.concatenate(out)
+    return vals.astype(jnp.float64)
+
+
 def _backward(steps, params, x, n: int, nparams: int, perms=None):
-    """Walk ``steps`` backwards from ``x = [ψ_out; λ_out]``; return (gradient, [ψ_in; λ_in])."""
+    """Walk ``steps`` backwards from ``x = (ψ_out, λ_out)`` (each (1, 2**n)); return (gradient, (ψ_in, λ_in))."""
     perms = perms or {}
-    pieces: list[tuple[int, jax.Array]] = []
+    pieces: list[tuple[np.ndarray, jax.Array]] = []
+    psi, lam = x
     for i in range(len(steps) - 1, -1, -1):
         step = steps[i]
         if isinstance(step, RepeatStep):
@@ -70,17 +100,16 @@ def _backward(steps, params, x, n: int, nparams: int, perms=None):
                 g, carry = _backward(step.body, p, carry, n, step.nparams, inv)
                 return carry, g
 
-            x, g = lax.scan(body, x, _slice(params, step), length=step.count, reverse=True)
+            (psi, lam), g = lax.scan(body, (psi, lam), _slice(params, step), length=step.count, reverse=True)
             if step.nparams:
-                pieces.append((step.offset, g.reshape(-1)))
+                pieces.append((np.arange(step.offset, step.offset + step.count * step.nparams), g.reshape(-1)))
         else:
-            for pidx, v in step_grads(step, params, x[0:1], x[1:2], n).items():
-                pieces.append((pidx, jnp.reshape(v, (1,))))
-            x = step_apply(step, params, x, n, perms.get(i), inverse=True)
+            grads, psi, lam = step_backward(step, params, psi, lam, n, perms.get(i))
+            pieces.extend(grads)
     if not pieces:
-        return jnp.zeros((nparams,), jnp.float64), x
-    pieces.sort(key=lambda t: t[0])
-    return jnp.concatenate([p for _, p in pieces]).astype(jnp.float64), x
+        return jnp.zeros((nparams,), jnp.float64), (psi, lam)
+    vals = _assemble(pieces, nparams)
+    return vals, (psi, lam)
 
 
 @lru_cache(maxsize=128)
@@ -93,9 +122,9 @@ def _adjoint_apply(program: Program):
 
     @jax.jit
     def backward(params, out, ct):
-        x = jnp.stack([out, jnp.conj(ct).astype(out.dtype)])
-        g, x0 = _backward(steps, params, x, n, m)
-        return g, jnp.conj(x0[1])
+        x = (out[None], jnp.conj(ct).astype(out.dtype)[None])
+        g, (_, lam0) = _backward(steps, params, x, n, m)
+        return g, jnp.conj(lam0[0])
 
     @jax.custom_vjp
     def run(params, psi):
