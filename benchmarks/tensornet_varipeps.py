@@ -41,8 +41,13 @@ class _CpuLimit(Exception):
     pass
 
 
+_STOP = {"flag": False}
+
+
 def _on_cpu_limit(signum, frame):
-    raise _CpuLimit()
+    # only set a flag: raising from a signal handler can land in a gc callback of JAX, where the
+    # exception is swallowed; the per-step callback below raises at the next step instead
+    _STOP["flag"] = True
 
 
 def main(argv=None) -> dict | None:
@@ -89,6 +94,8 @@ def main(argv=None) -> dict | None:
         saved["aux"] = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in (auxiliary_data or {}).items()}
         saved["cpu_s"] = time.process_time()
         saved["wall_s"] = time.perf_counter()
+        if _STOP["flag"]:
+            raise _CpuLimit()
 
     signal.signal(signal.SIGPROF, _on_cpu_limit)
     signal.setitimer(signal.ITIMER_PROF, args.cpu_limit)
