@@ -121,10 +121,11 @@ def main(argv=None) -> dict | None:
         energy, steps = float(result.fun), int(result.nit)
     else:
         aux = saved.get("aux", {})
-        energies = list(aux.get("step_energies_0", []))
-        runtimes = list(aux.get("step_runtime_0", []))
+        runs = sorted(int(k.rsplit("_", 1)[1]) for k in aux if k.startswith("step_energies_"))
+        energies = [float(e) for k in runs for e in aux[f"step_energies_{k}"]]  # all restarts, in order
+        runtimes = [float(t) for k in runs for t in aux[f"step_runtime_{k}"]]
         energy = float(min(energies)) if energies else float("nan")
-        steps = int(saved.get("counter") or len(energies))
+        steps = len(energies)  # varipeps' own counter may be a label such as "best"
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out = {
         "code": "varipeps", "version": varipeps.__version__, "jax": jax.__version__,
