@@ -100,23 +100,39 @@ def _svd_jvp(eps, primals, tangents):
     l_s, l_a = _herm(dm), _anti(dm)
     x1, x2 = f_minus * p_s, f_plus * p_a
     # Zero-valued carriers of the couplings to the complements of span(U) and span(V) (the null
-    # spaces of A† and A): non-zero derivatives only next to zero singular values.
-    y_u = (da @ v - u @ p) * s_inv[..., None, :]  # (1 - UU†) dA V S^-1
-    y_v = (_mH(da) @ u - v @ _mH(p)) * s_inv[..., None, :]  # (1 - VV†) dA† U S^-1
-    g_u = a @ v - u @ m
-    g_v = _mH(a) @ u - v @ _mH(m)
-    dg_u, dg_v = g_u - _sg(g_u), g_v - _sg(g_v)
-    q1 = (p_s + (l_s @ x1 - x1 @ l_s) - (l_a @ x2 + x2 @ l_a)
-          + _herm(_mH(dg_u) @ y_u) + _herm(_mH(dg_v) @ y_v))
-    q2 = (p_a - (l_s @ x2 + x2 @ l_s) + (l_a @ x1 - x1 @ l_a)
-          - _anti(_mH(dg_u) @ y_u) + _anti(_mH(dg_v) @ y_v))
+    # spaces of A† and A): non-zero derivatives only next to zero singular values. A thin factor
+    # that is square (U when m <= n, V when m >= n) is unitary, its complement is empty and every
+    # one of these terms is identically zero (to all orders): skipped statically.
+    m_inv = jnp.eye(r, dtype=dtype) * s_inv[..., None, :] - s_inv[..., :, None] * dm * s_inv[..., None, :]
+    q1 = p_s + (l_s @ x1 - x1 @ l_s) - (l_a @ x2 + x2 @ l_a)
+    q2 = p_a - (l_s @ x2 + x2 @ l_s) + (l_a @ x1 - x1 @ l_a)
+    du_extra = dv_extra = None
+    if u.shape[-2] > r:  # m > n: U has a complement
+        y_u = (da @ v - u @ p) * s_inv[..., None, :]  # (1 - UU†) dA V S^-1
+        g_u = a @ v - u @ m
+        dg_u = g_u - _sg(g_u)
+        q1 = q1 + _herm(_mH(dg_u) @ y_u)
+        q2 = q2 - _anti(_mH(dg_u) @ y_u)
+        # S^{-1} to first order in dm: (S + dM)^{-1} = S^{-1} - S^{-1} dM S^{-1}.
+        du_extra = (da @ v - u @ p) @ m_inv, dg_u, -1.0
+    if v.shape[-2] > r:  # n > m: V has a complement
+        y_v = (_mH(da) @ u - v @ _mH(p)) * s_inv[..., None, :]  # (1 - VV†) dA† U S^-1
+        g_v = _mH(a) @ u - v @ _mH(m)
+        dg_v = g_v - _sg(g_v)
+        q1 = q1 + _herm(_mH(dg_v) @ y_v)
+        q2 = q2 + _anti(_mH(dg_v) @ y_v)
+        dv_extra = (_mH(da) @ u - v @ _mH(p)) @ _mH(m_inv), dg_v, 1.0
     j_u = f_minus * q1 + f_plus * q2
     j_v = f_minus * q1 - f_plus * q2
-    # S^{-1} to first order in dm: (S + dM)^{-1} = S^{-1} - S^{-1} dM S^{-1}.
-    m_inv = jnp.eye(r, dtype=dtype) * s_inv[..., None, :] - s_inv[..., :, None] * dm * s_inv[..., None, :]
 
-    du = u @ j_u + (da @ v - u @ p) @ m_inv + (dg_u @ (x1 - x2)) * s_inv[..., None, :]
-    dv = v @ j_v + (_mH(da) @ u - v @ _mH(p)) @ _mH(m_inv) + (dg_v @ (x1 + x2)) * s_inv[..., None, :]
+    du = u @ j_u
+    dv = v @ j_v
+    if du_extra is not None:
+        proj, dg, sign = du_extra
+        du = du + proj + (dg @ (x1 + sign * x2)) * s_inv[..., None, :]
+    if dv_extra is not None:
+        proj, dg, sign = dv_extra
+        dv = dv + proj + (dg @ (x1 + sign * x2)) * s_inv[..., None, :]
     ds = jnp.real(jnp.diagonal(p, axis1=-2, axis2=-1))
     return (u, s, vh), (du, ds, _mH(dv))
 

@@ -15,10 +15,22 @@ the last term closing the remaining tensor on a one-site torus.
 
 Derivatives come from AD through the truncated SVDs (Liao, Liu, Wang & Xiang,
 PRX 9, 031041 (2019)); ``trg_lnz`` supports forward and reverse mode (first
-order) and forward-over-forward for second order.  Known limitation: reverse over
-reverse (``grad(grad)``) through the ``lax.scan`` of fixed-χ steps gives NaN (the
-same computation unrolled is finite and correct); ``trg_observables`` therefore uses
-forward-over-forward, which is also the cheapest mode for one scalar β.  Energy ``u = -∂(ln Z/N)/∂β`` and specific heat
+order), forward over forward and reverse over forward (``grad`` of ``jvp``) for
+second order.  Reverse mode *inside* another derivative (``grad(grad)``,
+``jacfwd(grad)``, ``jax.hessian``) returns NaN: a JAX (0.10) limitation, not a
+property of the rule.  Reverse mode of ``lax.scan`` hoists loop-invariant residuals
+out of the loop by partially evaluating the scan body again with the carry unknown
+(``_scan_known_hoisting`` in ``jax/_src/lax/control_flow/loops.py``); partial
+evaluation of a ``custom_jvp`` call with unknown inputs inlines the primal function
+and drops the custom rule (``JaxprTrace.process_custom_jvp_call``: "we assume
+non-trivial partial evaluation is only performed to build linear functions").  The
+primal part of the linearised scan therefore contains the bare ``jnp.linalg.svd``,
+and the outer derivative goes through JAX's native SVD rule, which divides by
+``s_i² - s_j²`` = 0 on the degenerate spectra of the Ising tensors.  The same code
+unrolled (no scan) is finite and correct.  A 12-line reproduction without SVDs (a
+``custom_jvp`` ``x² = sqrt(x⁴)`` in a length-1 scan) is in docs/benchmarks.md.
+``trg_observables`` uses forward over forward, the cheapest mode for one scalar β.
+Energy ``u = -∂(ln Z/N)/∂β`` and specific heat
 ``c = β² ∂²(ln Z/N)/∂β²`` (:func:`trg_observables`).  The SVD is
 ``qdiff.primitives.svd``, whose reverse rule broadens ``1/(s_i² - s_j²)`` so that
 degenerate singular values (which the Ising tensors have) give finite second
@@ -28,12 +40,14 @@ Levin–Nave TRG rather than HOTRG: its step costs O(χ⁶) (HOTRG: O(χ⁷)), �
 already reaches the accuracy targets away from βc, and its only decompositions
 are the SVDs whose derivatives are the point of the exercise.
 
-Bond dimensions grow exactly (no truncation) until they reach χ; those first few
-steps have their own static shapes and are unrolled (their number depends on χ
-only), the rest run in one ``lax.scan``, so compile time does not depend on
-``steps``.  The kept number of singular values is capped by the exact rank of
-each matricisation (2 for the site tensor, then ``d_{n-1}²``), so no exactly-zero
-singular value is ever kept (its square root would have an infinite derivative).
+Every step is the same ``lax.scan`` body at bond dimension χ: the 2-dimensional site
+tensor is zero-padded to χ on every leg, so the first steps (whose exact rank is still
+below χ) keep some exactly-zero singular values.  Their contribution ``u √s vᴴ`` and all
+its derivatives are set to exactly zero (:func:`_split`; the registry SVD's broadened
+couplings keep ``du``, ``dv`` finite next to zero and degenerate values), so values and
+derivatives equal those of the unpadded network, and the compiled program is one step
+whatever ``steps`` is: compile time does not depend on ``steps`` (or on how many steps
+it takes the bond dimension to reach χ).
 """
 
 from __future__ import annotations
@@ -95,12 +109,16 @@ def _svd_fn(which: str):
 
 
 def _split(m, k: int, svd):
-    """``m ≈ (U√S)(√S Vh)`` keeping the k largest singular values."""
+    """``m ≈ (U√S)(√S Vh)`` keeping the k largest singular values.
+
+    Values at or below ``_SQRT_FLOOR · s_max`` (exact zeros of a zero-padded tensor, or
+    round-off) are dropped: their factor is exactly 0 with zero derivatives of every order
+    (√s has an infinite derivative at 0; the ``where`` keeps the unused branch finite).
+    """
     u, s, vh = svd(m, k)
-    # Kept values at round-off level (a tensor near a low-rank fixed point) may be exactly 0,
-    # where √ has an infinite derivative: floor them at ε·s_max, with zero derivative below.
     floor = _SQRT_FLOOR * lax.stop_gradient(s[0])
-    root = jnp.sqrt(jnp.where(s > floor, s, floor))
+    keep = s > floor
+    root = jnp.where(keep, jnp.sqrt(jnp.where(keep, s, floor)), 0.0)
     return u * root[None, :], root[:, None] * vh
 
 
@@ -118,24 +136,6 @@ def _trg_step(t, k: int, svd):
                     output=("a1", "b2", "a3", "b4"), optimize="optimal")
 
 
-def _schedule(chi: int, steps: int) -> tuple[tuple[int, ...], int]:
-    """Kept dimensions of the unrolled (growing) steps, and the number of steps at fixed χ.
-
-    The matricisation at step n has rank ≤ 2 for the site tensor (n = 0), and
-    ≤ d_{n-1}² after (the two cut bonds of the previous lattice).
-    """
-    ks: list[int] = []
-    d_prev, d = None, 2
-    for n in range(steps):
-        bound = 2 if n == 0 else d_prev * d_prev
-        if d == chi and d_prev == chi:
-            return tuple(ks), steps - n
-        k = min(chi, d * d, bound)
-        ks.append(k)
-        d_prev, d = d, k
-    return tuple(ks), 0
-
-
 def _normalise(t):
     norm = jnp.sqrt(jnp.sum(t * t))
     return t / norm, jnp.log(norm)
@@ -144,20 +144,16 @@ def _normalise(t):
 @functools.partial(jax.jit, static_argnames=("chi", "steps", "svd"))
 def _trg_lnz(beta, J, h, *, chi: int, steps: int, svd: str):
     svd_fn = _svd_fn(svd)
-    grow, fixed = _schedule(chi, steps)
     t, lnz = _normalise(ising_tensor(beta, J, h))
-    for n, k in enumerate(grow):
-        t, log_norm = _normalise(_trg_step(t, k, svd_fn))
-        lnz = lnz + log_norm * 2.0 ** -(n + 1)
+    t = jnp.pad(t, [(0, chi - 2)] * 4)  # bond dimension chi from the start: one scan body for every step
 
     def body(carry, weight):
         t, lnz = carry
         t, log_norm = _normalise(_trg_step(t, chi, svd_fn))
         return (t, lnz + log_norm * weight), None
 
-    if fixed:
-        weights = 2.0 ** -jnp.arange(len(grow) + 1, steps + 1, dtype=jnp.float64)
-        (t, lnz), _ = lax.scan(body, (t, lnz), weights)
+    weights = 2.0 ** -jnp.arange(1, steps + 1, dtype=jnp.float64)
+    (t, lnz), _ = lax.scan(body, (t, lnz), weights)
     trace = jnp.einsum("lulu->", t)
     return lnz + jnp.log(jnp.abs(trace)) * 2.0 ** -steps
 
@@ -231,8 +227,8 @@ def trg_observables(beta, chi: int = 24, steps: int = 30, J=1.0, h=0.0, *, svd: 
     (units of k_B), both by AD through the truncated SVDs, not finite differences:
     forward mode over forward mode (``jax.jvp`` twice), which for one scalar β gives
     both derivatives in a single pass whose memory does not grow with ``steps``
-    (reverse over reverse through the ``lax.scan`` currently returns NaN, see the
-    module notes).  A finite χ smooths the logarithmic
+    (reverse mode inside another derivative returns NaN through JAX's ``lax.scan``,
+    see the module notes; reverse over forward works).  A finite χ smooths the logarithmic
     divergence of the specific heat at βc into a finite peak.
 
     Returns:
