@@ -137,3 +137,20 @@ def test_odd_qubit_count_scanned_layers_match_backprop():
     ga = jax.jit(jax.grad(lambda t: qc.expect(h, c, t)))(p)
     gb = jax.jit(jax.grad(lambda t: qc.expect(h, c, t, method="backprop")))(p)
     np.testing.assert_allclose(ga, gb, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [18, 19])
+def test_large_n_in_place_rotor_layer_matches_product_state_formulas(n):
+    # from 18 qubits the forward pass applies a rotor layer in place, two qubits per pass (odd n: the
+    # last qubit alone). A product state Rz·Rx(θ_q)|0⟩ has ⟨Z_q⟩ = cos θ_q and ⟨Z_0 Z_1⟩ = cos θ_0 cos θ_1.
+    c = qc.chain(*[qc.chain(qc.put(n, q, qc.Rx), qc.put(n, q, qc.Rz)) for q in range(n)])
+    obs = qc.pauli_sum(n, [(1.0, {q: "Z"}) for q in range(n)] + [(0.5, {0: "Z", 1: "Z"})])
+    p = np.random.default_rng(3).uniform(0, 2 * np.pi, c.nparams)
+    th = p[0::2]
+    e, g = qc.value_and_grad(obs, c)(p)
+    assert abs(e - (np.sum(np.cos(th)) + 0.5 * np.cos(th[0]) * np.cos(th[1]))) < 1e-11
+    want = -np.sin(th)
+    want[0] -= 0.5 * np.sin(th[0]) * np.cos(th[1])
+    want[1] -= 0.5 * np.cos(th[0]) * np.sin(th[1])
+    np.testing.assert_allclose(g[0::2], want, atol=1e-11)
+    np.testing.assert_allclose(g[1::2], 0.0, atol=1e-11)
