@@ -159,8 +159,8 @@ _IN_PLACE_FROM = 18
 pass, instead of the scan over qubits: once the state (2**18 complex128 = 4 MiB) is far larger
 than the cache, the scan step's interleaved write costs more than a strided in-place update, and
 a 4×4 update on a qubit pair halves the passes (n=20, one layer: ≈ 57 ms scanned, 43 ms one
-qubit per pass, 37 ms two).  This unrolls ``⌈n/2⌉`` kernels per layer in the forward pass only
-(compiled once inside the repeat scan); the backward pass keeps the scan."""
+qubit per pass, 37 ms two).  This unrolls ``⌈n/2⌉`` kernels per layer in the forward pass only, and
+only for layers in a repeat body (compiled once, run many times); the backward pass keeps the scan."""
 
 
 def apply_4x4(psi, n: int, q: int, u):
@@ -185,11 +185,15 @@ def _apply_in_place(us, psi, n: int):
     return psi
 
 
-def rotor_apply(step: RotorStep, params, psi, n: int, inverse: bool = False):
-    """Apply the step's one-qubit unitaries (or their inverses) to ``psi`` of shape (k, 2**n)."""
+def rotor_apply(step: RotorStep, params, psi, n: int, inverse: bool = False, repeated: bool = False):
+    """Apply the step's one-qubit unitaries (or their inverses) to ``psi`` of shape (k, 2**n).
+
+    ``repeated``: the step is in a repeat body, so the in-place pair kernels (from ``_IN_PLACE_FROM``
+    qubits) are compiled once; a step outside a repeat keeps the scan (compile time independent of n).
+    """
     if uses_scan(step, n):
         us = _all_qubit_unitaries(step, params, inverse, n)
-        if n >= _IN_PLACE_FROM:
+        if repeated and n >= _IN_PLACE_FROM:
             return _apply_in_place(us, psi, n)
         return _scan_qubits(lambda x, u: (lead_apply(x, u), jnp.zeros(())), psi, us, n)[0]
     us = _unitaries(step, params, inverse)

@@ -42,19 +42,19 @@ def _slice(params, step: RepeatStep):
     return p.reshape(step.count, step.nparams)
 
 
-def _forward(steps, params, psi, n: int, perms=None):
-    """Apply ``steps`` to ``psi`` of shape (k, 2**n)."""
+def _forward(steps, params, psi, n: int, perms=None, repeated: bool = False):
+    """Apply ``steps`` to ``psi`` of shape (k, 2**n) (``repeated``: ``steps`` is a repeat body)."""
     perms = perms or {}
     for i, step in enumerate(steps):
         if isinstance(step, RepeatStep):
             body_perms = {j: perm_index(s, n) for j, s in enumerate(step.body) if isinstance(s, PermStep)}
 
             def body(x, p, step=step, body_perms=body_perms):
-                return _forward(step.body, p, x, n, body_perms), None
+                return _forward(step.body, p, x, n, body_perms, True), None
 
             psi, _ = lax.scan(body, psi, _slice(params, step), length=step.count)
         else:
-            psi = step_apply(step, params, psi, n, perms.get(i))
+            psi = step_apply(step, params, psi, n, perms.get(i), repeated=repeated)
     return psi
 
 
