@@ -329,8 +329,9 @@ def gate_grad(op: Op, params, psi, lam, n: int):
     return 0.5 * op.sign * jnp.imag(jnp.sum(z))  # Re(−i s/2 ⟨λ|P|ψ⟩)
 
 
-def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False):
-    """Apply one compiled step (not a RepeatStep) to ``psi`` of shape (k, 2**n)."""
+def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repeated: bool = False):
+    """Apply one compiled step (not a RepeatStep) to ``psi`` of shape (k, 2**n); ``repeated``: the
+    step is in a repeat body (compiled once, run many times: rotor layers may unroll per qubit pair)."""
     if isinstance(step, DiagStep):
         return diag_apply(step, params, psi, n, inverse)
     if isinstance(step, PermStep):
@@ -339,7 +340,7 @@ def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False):
     if isinstance(step, GateStep):
         return gate_apply(step.op, params, psi, n, inverse)
     if isinstance(step, RotorStep):
-        return rotor_apply(step, params, psi, n, inverse)
+        return rotor_apply(step, params, psi, n, inverse, repeated)
     raise TypeError(f"not an executable step: {type(step).__name__}")
 
 

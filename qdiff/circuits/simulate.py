@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.custom_batching import custom_vmap
 
 from ..errors import InputError
 from .compile import PermStep, Program, RepeatStep, compile_circuit
@@ -41,19 +42,19 @@ def _slice(params, step: RepeatStep):
     return p.reshape(step.count, step.nparams)
 
 
-def _forward(steps, params, psi, n: int, perms=None):
-    """Apply ``steps`` to ``psi`` of shape (k, 2**n)."""
+def _forward(steps, params, psi, n: int, perms=None, repeated: bool = False):
+    """Apply ``steps`` to ``psi`` of shape (k, 2**n) (``repeated``: ``steps`` is a repeat body)."""
     perms = perms or {}
     for i, step in enumerate(steps):
         if isinstance(step, RepeatStep):
             body_perms = {j: perm_index(s, n) for j, s in enumerate(step.body) if isinstance(s, PermStep)}
 
             def body(x, p, step=step, body_perms=body_perms):
-                return _forward(step.body, p, x, n, body_perms), None
+                return _forward(step.body, p, x, n, body_perms, True), None
 
             psi, _ = lax.scan(body, psi, _slice(params, step), length=step.count)
         else:
-            psi = step_apply(step, params, psi, n, perms.get(i))
+            psi = step_apply(step, params, psi, n, perms.get(i), repeated=repeated)
     return psi
 
 
@@ -112,14 +113,43 @@ def _backward(steps, params, x, n: int, nparams: int, perms=None):
     return vals, (psi, lam)
 
 
+def _one_at_a_time(fn):
+    """``fn`` with a batching rule that runs the batch one element at a time (``lax.map``) inside
+    the compiled program.
+
+    A vmap-ed simulation would apply every gate kernel to the whole batch of states at once: at
+    small ``n`` a single state (and its adjoint) stays in the L1/L2 cache across the hundreds of
+    passes of a circuit, while a batch of them does not, so the batched kernels were measured
+    slower than a Python loop of single calls (n=10, depth 100, batch 32: 0.49 vs 0.34 s CPU;
+    chunks of 2–8 states were no faster than one).  Running the elements in sequence keeps each
+    one's kernels cache-resident and drops the per-call dispatch of the Python loop.
+    """
+    f = custom_vmap(fn)
+
+    @f.def_vmap
+    def rule(axis_size, in_batched, *args):
+        batched = [a for a, b in zip(args, in_batched) if b]
+
+        def one(xs):
+            it = iter(xs)
+            return fn(*[next(it) if b else a for a, b in zip(args, in_batched)])
+
+        out = lax.map(one, batched)
+        return out, jax.tree_util.tree_map(lambda _: True, out)
+
+    return f
+
+
 @lru_cache(maxsize=128)
 def _adjoint_apply(program: Program):
     n, steps, m = program.n, program.steps, program.nparams
 
+    @_one_at_a_time
     @jax.jit
     def forward(params, psi):
         return _forward(steps, params, psi[None], n)[0]
 
+    @_one_at_a_time
     @jax.jit
     def backward(params, out, ct):
         x = (out[None], jnp.conj(ct).astype(out.dtype)[None])

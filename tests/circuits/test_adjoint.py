@@ -137,3 +137,22 @@ def test_odd_qubit_count_scanned_layers_match_backprop():
     ga = jax.jit(jax.grad(lambda t: qc.expect(h, c, t)))(p)
     gb = jax.jit(jax.grad(lambda t: qc.expect(h, c, t, method="backprop")))(p)
     np.testing.assert_allclose(ga, gb, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [18, 19])
+def test_large_n_in_place_rotor_layer_matches_product_state_formulas(n):
+    # from 18 qubits a rotor layer in a repeat body runs in place, two qubits per pass (odd n: the
+    # last qubit alone). Two layers Rx(a_q) then Rx(b_q) on |0⟩ give a product state with θ_q = a_q + b_q:
+    # ⟨Z_q⟩ = cos θ_q and ⟨Z_0 Z_1⟩ = cos θ_0 cos θ_1.
+    c = qc.chain(qc.put(n, 0, qc.Rz), qc.repeat(qc.chain(*[qc.put(n, q, qc.Rx) for q in range(n)]), 2))
+    obs = qc.pauli_sum(n, [(1.0, {q: "Z"}) for q in range(n)] + [(0.5, {0: "Z", 1: "Z"})])
+    p = np.random.default_rng(3).uniform(0, 2 * np.pi, c.nparams)
+    th = p[1:n + 1] + p[n + 1:]
+    e, g = qc.value_and_grad(obs, c)(p)
+    assert abs(e - (np.sum(np.cos(th)) + 0.5 * np.cos(th[0]) * np.cos(th[1]))) < 1e-11
+    want = -np.sin(th)
+    want[0] -= 0.5 * np.sin(th[0]) * np.cos(th[1])
+    want[1] -= 0.5 * np.cos(th[0]) * np.sin(th[1])
+    np.testing.assert_allclose(g[1:n + 1], want, atol=1e-11)
+    np.testing.assert_allclose(g[n + 1:], want, atol=1e-11)
+    assert abs(g[0]) < 1e-11
