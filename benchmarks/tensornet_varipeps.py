@@ -59,6 +59,8 @@ def main(argv=None) -> dict | None:
     parser.add_argument("--wall-limit", type=float, default=None,
                         help="cap on wall-clock seconds as well (for a loaded machine)")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
+    parser.add_argument("--chi-heuristics", action="store_true",
+                        help="keep varipeps' default heuristic chi increase/decrease (default: chi held fixed)")
     args = parser.parse_args(argv)
 
     try:
@@ -73,8 +75,9 @@ def main(argv=None) -> dict | None:
 
     jax.config.update("jax_enable_x64", True)
     cfg = varipeps.varipeps_config  # the config instance the optimiser reads
-    cfg.ctmrg_heuristic_increase_chi = False
-    cfg.ctmrg_heuristic_decrease_chi = False
+    if not args.chi_heuristics:
+        cfg.ctmrg_heuristic_increase_chi = False
+        cfg.ctmrg_heuristic_decrease_chi = False
     cfg.optimizer_autosave_step_count = 1
     cfg.ctmrg_print_steps = False
 
@@ -130,7 +133,7 @@ def main(argv=None) -> dict | None:
     out = {
         "code": "varipeps", "version": varipeps.__version__, "jax": jax.__version__,
         "ansatz": "two-site checkerboard unit cell [[0,1],[1,0]], unrestricted real tensors",
-        "D": args.D, "chi": args.chi, "seed": args.seed, "energy_per_site": energy, "steps": steps,
+        "D": args.D, "chi": args.chi, "chi_heuristics": args.chi_heuristics, "seed": args.seed, "energy_per_site": energy, "steps": steps,
         "cpu_s": cpu, "wall_s": wall, "capped": capped, "cpu_limit_s": args.cpu_limit, "wall_limit_s": args.wall_limit,
         "step_wall_s_median": statistics.median(runtimes) if runtimes else None,
         "step_wall_s_first": runtimes[0] if runtimes else None,
