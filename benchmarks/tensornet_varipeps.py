@@ -53,14 +53,16 @@ def _on_cpu_limit(signum, frame):
 def main(argv=None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--D", type=int, default=2, help="iPEPS bond dimension")
-    parser.add_argument("--chi", type=int, default=16, help="environment bond dimension (fixed)")
+    parser.add_argument("--chi", type=int, default=16,
+                        help="largest environment bond dimension (varipeps' max_chi; the fixed chi with --fixed-chi)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cpu-limit", type=float, default=600.0, help="cap on process CPU seconds")
     parser.add_argument("--wall-limit", type=float, default=None,
                         help="cap on wall-clock seconds as well (for a loaded machine)")
     parser.add_argument("--json", default=None, help="write the results to this JSON file")
-    parser.add_argument("--chi-heuristics", action="store_true",
-                        help="keep varipeps' default heuristic chi increase/decrease (default: chi held fixed)")
+    parser.add_argument("--fixed-chi", action="store_true",
+                        help="hold chi at --chi from the start, varipeps' heuristic chi increase/decrease off "
+                             "(default: its example's scheme, start at D^2 and let varipeps move chi up to --chi)")
     parser.add_argument("--ctmrg-max-steps", type=int, default=300,
                         help="varipeps' CTMRG step cap (its example sets 100, its default is 75; states met "
                              "during this optimisation need ~110-130 sweeps to reach 1e-7)")
@@ -89,7 +91,7 @@ def main(argv=None) -> dict | None:
 
     jax.config.update("jax_enable_x64", True)
     cfg = varipeps.varipeps_config  # the config instance the optimiser reads
-    if not args.chi_heuristics:
+    if args.fixed_chi:
         cfg.ctmrg_heuristic_increase_chi = False
         cfg.ctmrg_heuristic_decrease_chi = False
     if not args.library_defaults:
@@ -110,7 +112,8 @@ def main(argv=None) -> dict | None:
     bond = jnp.real(jnp.kron(sx, sx) + jnp.kron(sy, sy) + jnp.kron(sz, sz))
     exp_func = varipeps.expectation.Two_Sites_Expectation_Value(horizontal_gates=(bond,), vertical_gates=(bond,))
     structure = [[0, 1], [1, 0]]
-    unitcell = varipeps.peps.PEPS_Unit_Cell.random(structure, 2, args.D, args.chi, float, max_chi=args.chi,
+    start_chi = args.chi if args.fixed_chi else min(args.D ** 2, args.chi)
+    unitcell = varipeps.peps.PEPS_Unit_Cell.random(structure, 2, args.D, start_chi, float, max_chi=args.chi,
                                                    seed=args.seed)
 
     saved: dict = {}
@@ -122,7 +125,8 @@ def main(argv=None) -> dict | None:
         saved["wall_s"] = time.perf_counter()
         if args.verbose:
             runs = sorted(k for k in saved["aux"] if k.startswith("step_energies_"))
-            last = {k: saved["aux"][k][-1:] for k in runs}
+            last = {k: [float(e) for e in saved["aux"][k][-1:]] for k in runs}
+            last["chi"] = [int(c) for c in saved["aux"].get(runs[-1].replace("energies", "chi"), [])[-1:]] if runs else []
             print(f"[step] counter={counter} cpu={time.process_time() - cpu0:.1f} s "
                   f"wall={time.perf_counter() - wall0:.1f} s last energies per run={last}", flush=True)
         if _STOP["flag"]:
@@ -149,23 +153,25 @@ def main(argv=None) -> dict | None:
         best = result.best_run if result.best_run is not None else 0
         energies = [float(e) for e in result.step_energies[best]]
         runtimes = [float(t) for t in result.step_runtime[best]]
+        chis = [int(c) for c in result.step_chi[best]]
         energy, steps = float(result.fun), int(result.nit)
     else:
         aux = saved.get("aux", {})
         runs = sorted(int(k.rsplit("_", 1)[1]) for k in aux if k.startswith("step_energies_"))
         energies = [float(e) for k in runs for e in aux[f"step_energies_{k}"]]  # all restarts, in order
         runtimes = [float(t) for k in runs for t in aux[f"step_runtime_{k}"]]
+        chis = [int(c) for k in runs for c in aux.get(f"step_chi_{k}", [])]
         energy = float(min(energies)) if energies else float("nan")
         steps = len(energies)  # varipeps' own counter may be a label such as "best"
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out = {
         "code": "varipeps", "version": varipeps.__version__, "jax": jax.__version__,
         "ansatz": "two-site checkerboard unit cell [[0,1],[1,0]], unrestricted real tensors",
-        "D": args.D, "chi": args.chi, "chi_heuristics": args.chi_heuristics, "seed": args.seed, "energy_per_site": energy, "steps": steps,
+        "D": args.D, "chi": args.chi, "fixed_chi": args.fixed_chi, "start_chi": start_chi, "seed": args.seed, "energy_per_site": energy, "steps": steps,
         "cpu_s": cpu, "wall_s": wall, "capped": capped, "cpu_limit_s": args.cpu_limit, "wall_limit_s": args.wall_limit,
         "step_wall_s_median": statistics.median(runtimes) if runtimes else None,
         "step_wall_s_first": runtimes[0] if runtimes else None,
-        "step_energies": energies, "step_wall_s": runtimes, "peak_rss_mb": peak_mb,
+        "step_energies": energies, "step_chi": chis, "step_wall_s": runtimes, "peak_rss_mb": peak_mb,
         "loadavg": os.getloadavg(), "xla_flags": os.environ.get("XLA_FLAGS"),
         "ctmrg_convergence_eps": cfg.ctmrg_convergence_eps, "ctmrg_max_steps": cfg.ctmrg_max_steps,
         "ad_custom_convergence_eps": cfg.ad_custom_convergence_eps,
@@ -176,6 +182,7 @@ def main(argv=None) -> dict | None:
     print(f"energy per site {energy:.10f} after {steps} steps{' (cap reached: last recorded step)' if capped else ''}")
     print(f"time: {cpu:.1f} s CPU, {wall:.1f} s wall; per step (wall, varipeps' own timer): median "
           f"{out['step_wall_s_median']}, first (with compilation) {out['step_wall_s_first']}")
+    print(f"environment chi per step: {sorted(set(chis))}")
     print(f"peak RSS {peak_mb:.0f} MB; load average {out['loadavg']}")
     if args.json:
         with open(args.json, "w") as fh:
