@@ -77,7 +77,11 @@ def main(argv=None) -> dict | None:
                              "(--xla_cpu_use_fusion_emitters=false --xla_backend_optimization_level=1)")
     parser.add_argument("--no-preconditioning", action="store_true",
                         help="switch off the L-BFGS gradient preconditioning that varipeps >= 1.4 applies by default")
-    parser.add_argument("--verbose", action="store_true", help="print every recorded optimiser step")
+    parser.add_argument("--iterative-gradient", action="store_true",
+                        help="varipeps' ITERATIVE fixed-point gradient (at most 100 iterations) instead of its "
+                             "default GMRES solve")
+    parser.add_argument("--verbose", action="store_true",
+                        help="print every recorded optimiser step and varipeps' CTMRG / gradient sweeps")
     args = parser.parse_args(argv)
 
     if args.fast_compile:  # must happen before jax is imported
@@ -110,8 +114,12 @@ def main(argv=None) -> dict | None:
     cfg.ctmrg_max_steps = args.ctmrg_max_steps
     if args.no_preconditioning:
         cfg.optimizer_use_preconditioning = False
+    if args.iterative_gradient:
+        cfg.ad_custom_fixed_point_method = varipeps.config.Grad_Fixed_Point_Method.ITERATIVE
+    if args.verbose:  # varipeps' own per-sweep output of the CTMRG and of the gradient's fixed point
+        cfg.ctmrg_print_steps = True
+        cfg.ad_custom_print_steps = True
     cfg.optimizer_autosave_step_count = 1
-    cfg.ctmrg_print_steps = False
 
     sx = jnp.array([[0, 1], [1, 0]]) / 2
     sy = jnp.array([[0, -1j], [1j, 0]]) / 2
