@@ -23,7 +23,8 @@ from jax import lax
 
 from .gates import pauli_matrix
 from .compile import DiagStep, GateStep, Op, PermStep, RotorStep
-from .rotor import apply_2x2, rotor_apply, rotor_backward, rotor_grads
+from .rotor import apply_2x2, rotor_apply, rotor_backward, rotor_grads, uses_scan
+from .rotor import backward_prepare, backward_transitions, forward_prepare
 
 
 
@@ -329,9 +330,23 @@ def gate_grad(op: Op, params, psi, lam, n: int):
     return 0.5 * op.sign * jnp.imag(jnp.sum(z))  # Re(−i s/2 ⟨λ|P|ψ⟩)
 
 
-def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repeated: bool = False):
+def prepare(steps, params, n: int, backward: bool = False) -> dict:
+    """Per-step values computed from a repeat body's parameters ahead of its loop.
+
+    ``params`` has shape (count, nparams); returns ``{position: array with leading count axis}``
+    for the scanned rotor steps (their unitaries, from one batched computation for all
+    repetitions instead of a few dozen small kernels inside every iteration).
+    """
+    fn = backward_prepare if backward else forward_prepare
+    return {j: jax.vmap(lambda p, s=s: fn(s, p, n))(params) for j, s in enumerate(steps)
+            if isinstance(s, RotorStep) and uses_scan(s, n)}
+
+
+def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repeated: bool = False,
+               pre=None):
     """Apply one compiled step (not a RepeatStep) to ``psi`` of shape (k, 2**n); ``repeated``: the
-    step is in a repeat body (compiled once, run many times: rotor layers may unroll per qubit pair)."""
+    step is in a repeat body (compiled once, run many times: rotor layers may unroll per qubit pair);
+    ``pre``: its values from :func:`prepare` (forward only)."""
     if isinstance(step, DiagStep):
         return diag_apply(step, params, psi, n, inverse)
     if isinstance(step, PermStep):
@@ -340,7 +355,7 @@ def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repe
     if isinstance(step, GateStep):
         return gate_apply(step.op, params, psi, n, inverse)
     if isinstance(step, RotorStep):
-        return rotor_apply(step, params, psi, n, inverse, repeated)
+        return rotor_apply(step, params, psi, n, inverse, repeated, pre)
     raise TypeError(f"not an executable step: {type(step).__name__}")
 
 
@@ -355,8 +370,13 @@ def step_grads(step, params, psi, lam, n: int) -> list:
     return []
 
 
-def step_backward(step, params, psi, lam, n: int, perm=None):
-    """One step of the reversible adjoint: ``(grads, ψ_in, λ_in)`` from ψ, λ right after the step."""
+def step_backward(step, params, psi, lam, n: int, perm=None, pre=None):
+    """One step of the reversible adjoint: ``(grads, ψ_in, λ_in)`` from ψ, λ right after the step.
+
+    With ``pre`` (a scanned rotor step's values from :func:`prepare`), ``grads`` is instead the
+    step's (n, 2, 2) transition matrices (or None), turned into gradients after the loop."""
+    if pre is not None:
+        return backward_transitions(step, pre, psi, lam, n)
     if isinstance(step, RotorStep):
         return rotor_backward(step, params, psi, lam, n)
     grads = step_grads(step, params, psi, lam, n)

@@ -32,7 +32,8 @@ from jax.custom_batching import custom_vmap
 
 from ..errors import InputError
 from .compile import PermStep, Program, RepeatStep, compile_circuit
-from .kernels import perm_index, step_apply, step_backward
+from .kernels import perm_index, prepare, step_apply, step_backward
+from .rotor import grads_from_transitions
 
 _METHODS = ("adjoint", "backprop")
 
@@ -42,19 +43,22 @@ def _slice(params, step: RepeatStep):
     return p.reshape(step.count, step.nparams)
 
 
-def _forward(steps, params, psi, n: int, perms=None, repeated: bool = False):
-    """Apply ``steps`` to ``psi`` of shape (k, 2**n) (``repeated``: ``steps`` is a repeat body)."""
-    perms = perms or {}
+def _forward(steps, params, psi, n: int, perms=None, repeated: bool = False, pre=None):
+    """Apply ``steps`` to ``psi`` of shape (k, 2**n) (``repeated``: ``steps`` is a repeat body;
+    ``pre``: its per-step values from :func:`~qdiff.circuits.kernels.prepare`)."""
+    perms, pre = perms or {}, pre or {}
     for i, step in enumerate(steps):
         if isinstance(step, RepeatStep):
             body_perms = {j: perm_index(s, n) for j, s in enumerate(step.body) if isinstance(s, PermStep)}
+            ps = _slice(params, step)
 
-            def body(x, p, step=step, body_perms=body_perms):
-                return _forward(step.body, p, x, n, body_perms, True), None
+            def body(x, xs, step=step, body_perms=body_perms):
+                p, pre_i = xs
+                return _forward(step.body, p, x, n, body_perms, True, pre_i), None
 
-            psi, _ = lax.scan(body, psi, _slice(params, step), length=step.count)
+            psi, _ = lax.scan(body, psi, (ps, prepare(step.body, ps, n)), length=step.count)
         else:
-            psi = step_apply(step, params, psi, n, perms.get(i), repeated=repeated)
+            psi = step_apply(step, params, psi, n, perms.get(i), repeated=repeated, pre=pre.get(i))
     return psi
 
 
@@ -87,30 +91,58 @@ def _assemble(pieces, nparams: int):
     return vals.astype(jnp.float64)
 
 
-def _backward(steps, params, x, n: int, nparams: int, perms=None):
-    """Walk ``steps`` backwards from ``x = (ψ_out, λ_out)`` (each (1, 2**n)); return (gradient, (ψ_in, λ_in))."""
-    perms = perms or {}
+def _walk_back(steps, params, x, n: int, perms=None, pre=None):
+    """Walk ``steps`` backwards from ``x = (ψ_out, λ_out)`` (each (1, 2**n)).
+
+    Returns ``(pieces, transitions, (ψ_in, λ_in))``: gradient terms ``[(index array, values)]``,
+    and, for the steps with prepared values ``pre`` (scanned rotor steps of a repeat body),
+    ``{position: (n, 2, 2) transition matrices}``, turned into gradients after the repeat loop for
+    all repetitions at once.
+    """
+    perms, pre = perms or {}, pre or {}
     pieces: list[tuple[np.ndarray, jax.Array]] = []
+    trans: dict = {}
     psi, lam = x
     for i in range(len(steps) - 1, -1, -1):
         step = steps[i]
         if isinstance(step, RepeatStep):
             inv = {j: perm_index(s, n, inverse=True) for j, s in enumerate(step.body) if isinstance(s, PermStep)}
+            ps = _slice(params, step)
+            index_arrays: list = []
 
-            def body(carry, p, step=step, inv=inv):
-                g, carry = _backward(step.body, p, carry, n, step.nparams, inv)
-                return carry, g
+            def body(carry, xs, step=step, inv=inv, index_arrays=index_arrays):
+                p, pre_i = xs
+                pcs, tr, carry = _walk_back(step.body, p, carry, n, inv, pre_i)
+                index_arrays[:] = [ix for ix, _ in pcs]
+                return carry, ([v for _, v in pcs], tr)
 
-            (psi, lam), g = lax.scan(body, (psi, lam), _slice(params, step), length=step.count, reverse=True)
+            (psi, lam), (vals, tr) = lax.scan(body, (psi, lam), (ps, prepare(step.body, ps, n, backward=True)),
+                                              length=step.count, reverse=True)
             if step.nparams:
+                def one_rep(p, vs, t, step=step, index_arrays=index_arrays):
+                    pcs = list(zip(index_arrays, vs))
+                    for j, m in t.items():
+                        pcs.extend(grads_from_transitions(step.body[j], p, m))
+                    return _assemble(pcs, step.nparams)
+
+                g = jax.vmap(one_rep)(ps, vals, tr)
                 pieces.append((np.arange(step.offset, step.offset + step.count * step.nparams), g.reshape(-1)))
         else:
-            grads, psi, lam = step_backward(step, params, psi, lam, n, perms.get(i))
-            pieces.extend(grads)
+            out, psi, lam = step_backward(step, params, psi, lam, n, perms.get(i), pre.get(i))
+            if i in pre:
+                if out is not None:
+                    trans[i] = out
+            else:
+                pieces.extend(out)
+    return pieces, trans, (psi, lam)
+
+
+def _backward(steps, params, x, n: int, nparams: int):
+    """Walk the program backwards from ``x = (ψ_out, λ_out)``; return (gradient, (ψ_in, λ_in))."""
+    pieces, _, x = _walk_back(steps, params, x, n)
     if not pieces:
-        return jnp.zeros((nparams,), jnp.float64), (psi, lam)
-    vals = _assemble(pieces, nparams)
-    return vals, (psi, lam)
+        return jnp.zeros((nparams,), jnp.float64), x
+    return _assemble(pieces, nparams), x
 
 
 def _one_at_a_time(fn):
