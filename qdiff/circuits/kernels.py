@@ -23,8 +23,8 @@ from jax import lax
 
 from .gates import pauli_matrix
 from .compile import DiagStep, GateStep, Op, PermStep, RotorStep
-from .rotor import apply_2x2, rotor_apply, rotor_backward, rotor_grads, uses_scan
-from .rotor import backward_prepare, backward_transitions, forward_prepare
+from .rotor import apply_2x2, forward_prepare, rotor_apply, rotor_backward_scan, rotor_grads, uses_scan
+from .rotor_blocks import backward_prepare, backward_transitions
 
 
 
@@ -378,7 +378,10 @@ def step_backward(step, params, psi, lam, n: int, perm=None, pre=None):
     if pre is not None:
         return backward_transitions(step, pre, psi, lam, n)
     if isinstance(step, RotorStep):
-        return rotor_backward(step, params, psi, lam, n)
+        if uses_scan(step, n):
+            return rotor_backward_scan(step, params, psi, lam, n)
+        return (rotor_grads(step, params, psi, lam, n), rotor_apply(step, params, psi, n, True),
+                rotor_apply(step, params, lam, n, True))
     grads = step_grads(step, params, psi, lam, n)
     if isinstance(step, PermStep) and perm is None:
         perm = perm_index(step, n, inverse=True)

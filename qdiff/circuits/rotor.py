@@ -6,8 +6,7 @@ step), and ``U_q`` is applied with one pass over the state per qubit.  A layer o
 at least half of the qubits runs as one ``lax.scan`` over all qubits: each step
 applies ``U_q`` to the leading qubit and moves it to the end (after ``n`` steps
 the order is restored), so the compiled program has the same few kernels for
-any ``n``; the backward pass reads ``M_q`` in the same scan step that undoes
-``U_q`` on ψ and λ.
+any ``n``; the backward pass of such a layer is in :mod:`qdiff.circuits.rotor_blocks`.
 
 Gradient: with ``M_q[a, b] = Σ_rest conj(λ[…a…]) ψ[…b…]`` (ψ, λ at the end of
 the step; ``a``, ``b`` the value of qubit ``q``), the derivative with respect to
@@ -244,127 +243,6 @@ def rotor_grads(step: RotorStep, params, psi, lam, n: int) -> list:
     return _grads_from(step, params, transition_matrices(step, psi, lam, n))
 
 
-_BLOCK = 3
-"""Qubits per step of the backward rotor scan: each step applies the Kronecker product of
-``_BLOCK`` one-qubit unitaries to the leading qubits of ψ and λ as one real matrix product
-(``2·2**_BLOCK`` square) and reads their joint transition matrix with one more product.
-XLA CPU runs real ``dot`` kernels at GEMM speed but elementwise complex arithmetic scalar, so at
-n=20 this is ≈ 6 ms per qubit against ≈ 18 ms for one complex 2×2 pass per qubit; 2 and 4
-qubits per step measured 8.7 and 6.3 ms per qubit (``benchmarks/circuits.py`` for end-to-end)."""
-
-
-def _to_planes(x):
-    """(1, 2**n) complex → (2, 2**n) real planes ``[Re, Im]``."""
-    return jnp.concatenate([jnp.real(x), jnp.imag(x)])
-
-
-def _from_planes(x):
-    return lax.complex(x[0], x[1])[None]
-
-
-def _kron(us):
-    """(..., k, 2, 2) → (..., 2**k, 2**k): ``us[..., 0] ⊗ us[..., 1] ⊗ …`` (first factor most significant)."""
-    v = us[..., 0, :, :]
-    for i in range(1, us.shape[-3]):
-        u = us[..., i, :, :]
-        d = v.shape[-1] * 2
-        v = (v[..., :, None, :, None] * u[..., None, :, None, :]).reshape(v.shape[:-2] + (d, d))
-    return v
-
-
-def _real_matrix(v):
-    """Real (2K, 2K) form of a complex (K, K) matrix acting on stacked ``[Re; Im]``."""
-    vr, vi = jnp.real(v), jnp.imag(v)
-    return jnp.concatenate([jnp.concatenate([vr, -vi], -1), jnp.concatenate([vi, vr], -1)], -2)
-
-
-def _planes_lead_apply(x, w):
-    """Apply the real form ``w`` (2K, 2K) of a K×K unitary to the leading ``log2 K`` qubits of the
-    planes ``x`` (2, 2**n) and move those qubits to the end (one matrix product and one transpose)."""
-    k2 = w.shape[0]
-    y = x.reshape(k2, -1).T @ w.T  # y[r, (c', a)] = Σ_(c, b) w[(c', a), (c, b)] x[(c, b), r]
-    return y.reshape(-1, 2, k2 // 2).transpose(1, 0, 2).reshape(2, -1)
-
-
-def _planes_gram(xl, xp, k: int):
-    """Per leading qubit ``j < k``: ``M_j[a, b] = Σ conj(λ[…a…]) ψ[…b…]`` (k, 2, 2), from the
-    block transition matrix ``G = conj(Λ) Ψᵀ`` (one real product of the planes) by partial traces."""
-    kk = 1 << k
-    t = (xl.reshape(2 * kk, -1) @ xp.reshape(2 * kk, -1).T).reshape(2, kk, 2, kk)
-    g = (t[0, :, 0] + t[1, :, 1] + 1j * (t[0, :, 1] - t[1, :, 0])).reshape((2,) * (2 * k))
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    out = []
-    for j in range(k):
-        rows, cols = list(letters[:k]), list(letters[:k])
-        cols[j] = letters[k]
-        out.append(jnp.einsum("".join(rows) + "".join(cols) + "->" + rows[j] + cols[j], g))
-    return jnp.stack(out)
-
-
-def _blocks(n: int):
-    k = min(_BLOCK, n)
-    nsteps = (n - 1) // k
-    return k, nsteps, n - nsteps * k
-
-
-def backward_prepare(step: RotorStep, params, n: int):
-    """What the scanned backward step needs from the parameters, computed ahead of a repeat loop
-    for all repetitions at once: the (n, 2, 2) inverse unitaries ``U_q†`` in qubit order."""
-    return _all_qubit_unitaries(step, params, True, n)
-
-
-def wants_grads(step: RotorStep) -> bool:
-    return any(op.pidx >= 0 for op in step.ops)
-
-
-def backward_transitions(step: RotorStep, ud, psi, lam, n: int):
-    """The scanned backward step from the inverse unitaries ``ud`` (n, 2, 2): ``(M, ψ_in, λ_in)``
-    with ``M`` the (n, 2, 2) transition matrices in qubit order (None: the step has no parameters)."""
-    k, nsteps, rest = _blocks(n)
-    ws = _real_matrix(_kron(ud[: nsteps * k].reshape(nsteps, k, 2, 2)))
-    wl = _real_matrix(_kron(ud[nsteps * k:]))
-    want = wants_grads(step)
-
-    def one(carry, w, kb):
-        xp, xl = carry
-        m = _planes_gram(xl, xp, kb) if want else jnp.zeros((kb, 2, 2), jnp.complex128)
-        return (_planes_lead_apply(xp, w), _planes_lead_apply(xl, w)), m
-
-    carry = (_to_planes(psi), _to_planes(lam))
-    parts = []
-    if nsteps:
-        carry, ms = lax.scan(lambda c, w: one(c, w, k), carry, ws)
-        parts.append(ms.reshape(nsteps * k, 2, 2))
-    carry, m_last = one(carry, wl, rest)
-    parts.append(m_last)
-    psi, lam = _from_planes(carry[0]), _from_planes(carry[1])
-    if not want:
-        return None, psi, lam
-    return (jnp.concatenate(parts) if len(parts) > 1 else parts[0]), psi, lam
-
-
-def grads_from_transitions(step: RotorStep, params, ms) -> list:
-    """Gradient terms of a scanned step from its (n, 2, 2) transition matrices in qubit order."""
-    return _grads_from(step, params, ms[np.array([q for q, _ in step.chains])])
-
-
-def rotor_backward(step: RotorStep, params, psi, lam, n: int):
-    """One backward step: ``(grads, ψ_in, λ_in)`` from ψ, λ (each (1, 2**n)) after the step.
-
-    In the scan form the qubits are taken ``_BLOCK`` at a time from the front: the transition
-    matrices ``M_q`` of the leading block are read off (gates on the other qubits, undone or not,
-    act unitarily on the summed-over rest and leave ``M_q`` unchanged), then ``⊗ U_q†`` is applied
-    to ψ and λ and the block moved to the end; ψ and λ are held as real planes, so both are real
-    matrix products.  The scan has ``(n−1)//_BLOCK`` steps and one step on the remaining
-    1…``_BLOCK`` qubits follows, so the compiled program has the same kernels for any ``n``.
-    """
-    if not uses_scan(step, n):
-        grads = rotor_grads(step, params, psi, lam, n)
-        return grads, rotor_apply(step, params, psi, n, True), rotor_apply(step, params, lam, n, True)
-    ms, psi, lam = backward_transitions(step, backward_prepare(step, params, n), psi, lam, n)
-    return ([] if ms is None else grads_from_transitions(step, params, ms)), psi, lam
-
-
 def _grads_from(step: RotorStep, params, mq) -> list:
     """Gradient terms ``[(pidx array, values)]`` from the transition matrices ``mq``
     (len(chains), 2, 2), chain order (one array per gate position of each chain structure)."""
@@ -379,3 +257,27 @@ def _grads_from(step: RotorStep, params, mq) -> list:
             vals = jnp.real(jnp.sum(kt * mm, axis=(-1, -2)))
             out.append((np.array([op.pidx for op in ops]), vals))
     return out
+
+
+def rotor_backward_scan(step: RotorStep, params, psi, lam, n: int):
+    """One backward step of a scanned layer, one qubit per scan step: ``(grads, ψ_in, λ_in)``.
+
+    ``M_q`` is read off while qubit ``q`` leads (gates on the other qubits, undone or not, act
+    unitarily on the summed-over rest and leave ``M_q`` unchanged), then ``U_q†`` is applied to ψ
+    and λ.  Slower per layer than :func:`qdiff.circuits.rotor_blocks.rotor_backward` but a smaller
+    program: used for layers outside a repeat body (run once, compiled once each).
+    """
+    ud = _all_qubit_unitaries(step, params, True, n)
+    want = any(op.pidx >= 0 for op in step.ops)
+
+    def one(carry, u):
+        p, l = carry
+        m = jnp.zeros((2, 2), jnp.complex128)
+        if want:
+            m = jnp.conj(l.reshape(2, -1)) @ p.reshape(2, -1).T  # m[a, b] = Σ_rest conj(λ[a, rest]) ψ[b, rest]
+        return (lead_apply(p, u), lead_apply(l, u)), m
+
+    (psi, lam), ms = lax.scan(one, (psi, lam), ud)
+    if not want:
+        return [], psi, lam
+    return _grads_from(step, params, ms[np.array([q for q, _ in step.chains])]), psi, lam

@@ -33,14 +33,28 @@ from jax.custom_batching import custom_vmap
 from ..errors import InputError
 from .compile import PermStep, Program, RepeatStep, compile_circuit
 from .kernels import perm_index, prepare, step_apply, step_backward
-from .rotor import grads_from_transitions
+from .rotor_blocks import grads_from_transitions
 
 _METHODS = ("adjoint", "backprop")
 
 
+_CHUNK = 256
+"""At most this many repetitions of a repeat body run per chunk: the per-repetition values
+(unitaries, transition matrices, gradients) are computed for a whole chunk at once, outside its
+loop, and the chunks run in an outer loop, so the extra memory is a few hundred kB whatever
+the depth (the target is ≤ 20 MB growth from depth 100 to 10,000)."""
+
+
+def _chunk(count: int) -> int:
+    """The largest divisor of ``count`` not above ``_CHUNK`` (one loop body, no remainder)."""
+    return max(d for d in range(1, min(count, _CHUNK) + 1) if count % d == 0)
+
+
 def _slice(params, step: RepeatStep):
+    """The repeat's parameters, shape (count // c, c, nparams) for chunks of ``c = _chunk(count)``."""
     p = lax.slice_in_dim(params, step.offset, step.offset + step.count * step.nparams)
-    return p.reshape(step.count, step.nparams)
+    c = _chunk(step.count)
+    return p.reshape(step.count // c, c, step.nparams)
 
 
 def _forward(steps, params, psi, n: int, perms=None, repeated: bool = False, pre=None):
@@ -50,13 +64,13 @@ def _forward(steps, params, psi, n: int, perms=None, repeated: bool = False, pre
     for i, step in enumerate(steps):
         if isinstance(step, RepeatStep):
             body_perms = {j: perm_index(s, n) for j, s in enumerate(step.body) if isinstance(s, PermStep)}
-            ps = _slice(params, step)
 
             def body(x, xs, step=step, body_perms=body_perms):
                 p, pre_i = xs
                 return _forward(step.body, p, x, n, body_perms, True, pre_i), None
 
-            psi, _ = lax.scan(body, psi, (ps, prepare(step.body, ps, n)), length=step.count)
+            ps = _slice(params, step).reshape(step.count, step.nparams)
+            psi, _ = lax.scan(body, psi, (ps, {}))
         else:
             psi = step_apply(step, params, psi, n, perms.get(i), repeated=repeated, pre=pre.get(i))
     return psi
@@ -107,7 +121,6 @@ def _walk_back(steps, params, x, n: int, perms=None, pre=None):
         step = steps[i]
         if isinstance(step, RepeatStep):
             inv = {j: perm_index(s, n, inverse=True) for j, s in enumerate(step.body) if isinstance(s, PermStep)}
-            ps = _slice(params, step)
             index_arrays: list = []
 
             def body(carry, xs, step=step, inv=inv, index_arrays=index_arrays):
@@ -116,16 +129,19 @@ def _walk_back(steps, params, x, n: int, perms=None, pre=None):
                 index_arrays[:] = [ix for ix, _ in pcs]
                 return carry, ([v for _, v in pcs], tr)
 
-            (psi, lam), (vals, tr) = lax.scan(body, (psi, lam), (ps, prepare(step.body, ps, n, backward=True)),
-                                              length=step.count, reverse=True)
-            if step.nparams:
-                def one_rep(p, vs, t, step=step, index_arrays=index_arrays):
-                    pcs = list(zip(index_arrays, vs))
-                    for j, m in t.items():
-                        pcs.extend(grads_from_transitions(step.body[j], p, m))
-                    return _assemble(pcs, step.nparams)
+            def one_rep(p, vs, t, step=step, index_arrays=index_arrays):
+                pcs = list(zip(index_arrays, vs))
+                for j, m in t.items():
+                    pcs.extend(grads_from_transitions(step.body[j], p, m))
+                return _assemble(pcs, step.nparams)
 
-                g = jax.vmap(one_rep)(ps, vals, tr)
+            def chunk(carry, pc, step=step, body=body, one_rep=one_rep):
+                carry, (vals, tr) = lax.scan(body, carry, (pc, prepare(step.body, pc, n, backward=True)),
+                                             reverse=True)
+                return carry, (jax.vmap(one_rep)(pc, vals, tr) if step.nparams else None)
+
+            (psi, lam), g = lax.scan(chunk, (psi, lam), _slice(params, step), reverse=True)
+            if step.nparams:
                 pieces.append((np.arange(step.offset, step.offset + step.count * step.nparams), g.reshape(-1)))
         else:
             out, psi, lam = step_backward(step, params, psi, lam, n, perms.get(i), pre.get(i))

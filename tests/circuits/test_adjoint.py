@@ -119,16 +119,17 @@ def test_deep_circuit_gradient_is_consistent_with_finite_differences():
 
 
 def test_compiled_program_size_does_not_depend_on_qubit_count():
-    # rotor layers run as a scan over qubits and the CNOT ring as one gather: the compiled
-    # value-and-gradient program has as many XLA kernels for 10 qubits as for 6 (it had ~100 more
-    # when each qubit got its own kernels)
+    # rotor layers run as a scan over qubits (backward: over blocks of 3 qubits, then one block of
+    # the remaining 1-3) and the CNOT ring as one gather: the compiled value-and-gradient program
+    # has as many XLA kernels for 10 qubits as for 6 up to the few of that last block, whose size
+    # depends on n mod 3 (it had ~100 more when each qubit got its own kernels)
     counts = []
     for n in (6, 10):
         c = qc.variational_circuit(n, 3)
         obs = qc.pauli_sum(n, [(1.0, {0: "Z"})])
         f = jax.jit(jax.value_and_grad(lambda t: qc.expect(obs, c, t)))
         counts.append(f.lower(jnp.zeros(c.nparams)).compile().as_text().count(" fusion("))
-    assert abs(counts[1] - counts[0]) <= 2, counts
+    assert abs(counts[1] - counts[0]) <= 6, counts
 
 
 def test_odd_qubit_count_scanned_layers_match_backprop():
