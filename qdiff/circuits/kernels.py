@@ -23,8 +23,8 @@ from jax import lax
 
 from .gates import pauli_matrix
 from .compile import DiagStep, GateStep, Op, PermStep, RotorStep
-from .rotor import apply_2x2, forward_prepare, rotor_apply, rotor_backward_scan, rotor_grads, uses_scan
-from .rotor_blocks import backward_prepare, backward_transitions
+from .rotor import apply_2x2, rotor_apply, rotor_backward_scan, rotor_grads, uses_scan
+from .rotor_blocks import BLOCKS_FROM, backward_prepare, backward_transitions
 
 
 
@@ -330,23 +330,25 @@ def gate_grad(op: Op, params, psi, lam, n: int):
     return 0.5 * op.sign * jnp.imag(jnp.sum(z))  # Re(−i s/2 ⟨λ|P|ψ⟩)
 
 
-def prepare(steps, params, n: int, backward: bool = False) -> dict:
-    """Per-step values computed from a repeat body's parameters ahead of its loop.
+def prepare(steps, params, n: int) -> dict:
+    """Per-step values for the backward pass, computed from a chunk of a repeat body's parameters
+    ahead of its loop.
 
-    ``params`` has shape (count, nparams); returns ``{position: array with leading count axis}``
-    for the scanned rotor steps (their unitaries, from one batched computation for all
-    repetitions instead of a few dozen small kernels inside every iteration).
+    ``params`` has shape (chunk, nparams); returns ``{position: array with leading chunk axis}``
+    for the scanned rotor steps that run as block products (from ``BLOCKS_FROM`` qubits): their
+    inverse unitaries, from one batched computation for the chunk instead of a few dozen small
+    kernels inside every iteration.  Below that size the steps compute everything in the loop
+    (one-qubit scan, a smaller program: compile time counts more than the run time there).
     """
-    fn = backward_prepare if backward else forward_prepare
-    return {j: jax.vmap(lambda p, s=s: fn(s, p, n))(params) for j, s in enumerate(steps)
+    if n < BLOCKS_FROM:
+        return {}
+    return {j: jax.vmap(lambda p, s=s: backward_prepare(s, p, n))(params) for j, s in enumerate(steps)
             if isinstance(s, RotorStep) and uses_scan(s, n)}
 
 
-def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repeated: bool = False,
-               pre=None):
+def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repeated: bool = False):
     """Apply one compiled step (not a RepeatStep) to ``psi`` of shape (k, 2**n); ``repeated``: the
-    step is in a repeat body (compiled once, run many times: rotor layers may unroll per qubit pair);
-    ``pre``: its values from :func:`prepare` (forward only)."""
+    step is in a repeat body (compiled once, run many times: rotor layers may unroll per qubit pair)."""
     if isinstance(step, DiagStep):
         return diag_apply(step, params, psi, n, inverse)
     if isinstance(step, PermStep):
@@ -355,7 +357,7 @@ def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repe
     if isinstance(step, GateStep):
         return gate_apply(step.op, params, psi, n, inverse)
     if isinstance(step, RotorStep):
-        return rotor_apply(step, params, psi, n, inverse, repeated, pre)
+        return rotor_apply(step, params, psi, n, inverse, repeated)
     raise TypeError(f"not an executable step: {type(step).__name__}")
 
 

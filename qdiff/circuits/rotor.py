@@ -184,21 +184,14 @@ def _apply_in_place(us, psi, n: int):
     return psi
 
 
-def forward_prepare(step: RotorStep, params, n: int):
-    """What :func:`rotor_apply` needs from the parameters, computed ahead of a repeat loop for all
-    repetitions at once (``jax.vmap`` over repetitions): the (n, 2, 2) unitaries in qubit order."""
-    return _all_qubit_unitaries(step, params, False, n)
-
-
-def rotor_apply(step: RotorStep, params, psi, n: int, inverse: bool = False, repeated: bool = False,
-                pre=None):
+def rotor_apply(step: RotorStep, params, psi, n: int, inverse: bool = False, repeated: bool = False):
     """Apply the step's one-qubit unitaries (or their inverses) to ``psi`` of shape (k, 2**n).
 
     ``repeated``: the step is in a repeat body, so the in-place pair kernels (from ``_IN_PLACE_FROM``
     qubits) are compiled once; a step outside a repeat keeps the scan (compile time independent of n).
     """
     if uses_scan(step, n):
-        us = pre if pre is not None else _all_qubit_unitaries(step, params, inverse, n)
+        us = _all_qubit_unitaries(step, params, inverse, n)
         if repeated and n >= _IN_PLACE_FROM:
             return _apply_in_place(us, psi, n)
         return _scan_qubits(lambda x, u: (lead_apply(x, u), jnp.zeros(())), psi, us, n)[0]

@@ -31,6 +31,12 @@ XLA CPU runs real ``dot`` kernels at GEMM speed but elementwise complex arithmet
 n=20 this is ≈ 6 ms per qubit against ≈ 18 ms for one complex 2×2 pass per qubit; 2 and 4
 qubits per step measured 8.7 and 6.3 ms per qubit (``benchmarks/circuits.py`` for end-to-end)."""
 
+BLOCKS_FROM = 12
+"""Qubit count from which repeat bodies use these block products in the backward pass.  Below it
+the state fits in L1/L2, the run time is kernel dispatch more than arithmetic (n=10, depth 100:
+10.8 vs 11.4 ms with the one-qubit scan), and the larger program would push the compile time of
+value-and-gradient at n=10 from ≈ 1.4 s to ≈ 2 s."""
+
 
 def _to_planes(x):
     """(1, 2**n) complex → (2, 2**n) real planes ``[Re, Im]``."""
