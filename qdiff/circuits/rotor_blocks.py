@@ -1,15 +1,15 @@
-"""Backward pass of a scanned rotor layer as real block matrix products.
+"""Backward pass of a scanned rotor layer as block matrix products.
 
 The reversible adjoint walks ψ and λ back through a rotor layer (one-qubit unitaries ``U_q``
 on every qubit) and needs, per qubit, the transition matrix
 ``M_q[a, b] = Σ_rest conj(λ[…a…]) ψ[…b…]`` (see :mod:`qdiff.circuits.rotor`).  Here the
-qubits are taken ``_BLOCK`` at a time from the front of the state: ψ and λ are held as real
-planes ``[Re, Im]`` (shape (2, 2**n)), the block's Kronecker product ``⊗ U_q†`` is applied as
-one real matrix product that also moves the block to the end (after all blocks the qubit order
-is restored), and the block's joint transition matrix ``G = conj(Λ) Ψᵀ`` is one more real
-product, from which each ``M_q`` follows by a partial trace.  XLA CPU runs real ``dot``
-kernels at matrix-product speed but complex elementwise arithmetic scalar, which is what makes
-this faster than one complex 2×2 pass per qubit.
+qubits are taken ``_BLOCK`` at a time from the front of the state: the block's Kronecker product
+``V = ⊗ U_q†`` is applied as one complex matrix product ``Xᵀ Vᵀ`` (``X`` the state as a
+(2**k, rest) matrix), which also moves the block to the end of the index (after all blocks the
+qubit order is restored), to ψ and to ``μ = conj(λ)`` (with ``conj(V)``), and the block's joint
+transition matrix ``G = M Ψᵀ`` is one more product, from which each ``M_q`` follows by a partial
+trace.  XLA CPU runs ``dot`` at matrix-product speed but elementwise complex arithmetic scalar,
+which is what makes this faster than one 2×2 pass per qubit.
 """
 
 from __future__ import annotations
@@ -24,27 +24,24 @@ from .rotor import _all_qubit_unitaries, _grads_from
 
 
 _BLOCK = 3
-"""Qubits per step of the backward rotor scan: each step applies the Kronecker product of
-``_BLOCK`` one-qubit unitaries to the leading qubits of ψ and λ as one real matrix product
-(``2·2**_BLOCK`` square) and reads their joint transition matrix with one more product.
-XLA CPU runs real ``dot`` kernels at GEMM speed but elementwise complex arithmetic scalar, so at
-n=20 this is ≈ 6 ms per qubit against ≈ 18 ms for one complex 2×2 pass per qubit; 2 and 4
-qubits per step measured 8.7 and 6.3 ms per qubit (``benchmarks/circuits.py`` for end-to-end)."""
+"""Qubits per block step of the backward pass of a rotor layer (an 8×8 product per step).  In a
+scan of such steps at n=20 (ψ and μ, plus the transition matrix) three qubits per step cost
+≈ 9 ms per qubit, two ≈ 13 ms, four ≈ 9 ms; one 2×2 pass per qubit (the previous backward)
+≈ 18 ms."""
+
+UNROLL_FROM = 18
+"""Qubit count from which the block steps of a layer are unrolled instead of scanned (the layer then
+has ``⌈(n−1)/3⌉`` block kernels; compiled once per repeat body, like the forward's in-place pair
+kernels from the same size).  A scan iteration copies its ψ and λ carry (16 MiB each at n=20), which
+XLA cannot write in place while the products read them: n=20, depth 100, energy+gradient 21.0 s
+with two blocks per scan iteration, 22.4 s with one, 19.3 s unrolled."""
 
 BLOCKS_FROM = 12
 """Qubit count from which repeat bodies use these block products in the backward pass.  Below it
 the state fits in L1/L2, the run time is kernel dispatch more than arithmetic (n=10, depth 100:
-10.8 vs 11.4 ms with the one-qubit scan), and the larger program would push the compile time of
+10.8 vs 11.4 ms with the one-qubit scan, measured with an earlier real-arithmetic version of
+these blocks), and the larger program would push the compile time of
 value-and-gradient at n=10 from ≈ 1.4 s to ≈ 2 s."""
-
-
-def _to_planes(x):
-    """(1, 2**n) complex → (2, 2**n) real planes ``[Re, Im]``."""
-    return jnp.concatenate([jnp.real(x), jnp.imag(x)])
-
-
-def _from_planes(x):
-    return lax.complex(x[0], x[1])[None]
 
 
 def _kron(us):
@@ -57,18 +54,11 @@ def _kron(us):
     return v
 
 
-def _real_matrix(v):
-    """Real (2K, 2K) form of a complex (K, K) matrix acting on stacked ``[Re; Im]``."""
-    vr, vi = jnp.real(v), jnp.imag(v)
-    return jnp.concatenate([jnp.concatenate([vr, -vi], -1), jnp.concatenate([vi, vr], -1)], -2)
-
-
-def _planes_lead_apply(x, w):
-    """Apply the real form ``w`` (2K, 2K) of a K×K unitary to the leading ``log2 K`` qubits of the
-    planes ``x`` (2, 2**n) and move those qubits to the end (one matrix product and one transpose)."""
-    k2 = w.shape[0]
-    y = x.reshape(k2, -1).T @ w.T  # y[r, (c', a)] = Σ_(c, b) w[(c', a), (c, b)] x[(c, b), r]
-    return y.reshape(-1, 2, k2 // 2).transpose(1, 0, 2).reshape(2, -1)
+def _lead_apply(x, v):
+    """Apply the K×K matrix ``v`` to the leading ``log2 K`` qubits of ``x`` (shape (1, 2**n)) and move
+    those qubits to the end: one complex matrix product ``Xᵀ vᵀ`` with ``X`` = x as (K, rest)."""
+    kk = v.shape[0]
+    return (x.reshape(kk, -1).T @ v.T).reshape(1, -1)
 
 
 def _trace_matrix(k: int) -> np.ndarray:
@@ -85,12 +75,12 @@ def _trace_matrix(k: int) -> np.ndarray:
     return out.reshape(4 * k, kk * kk)
 
 
-def _planes_gram(xl, xp, k: int):
-    """Per leading qubit ``j < k``: ``M_j[a, b] = Σ conj(λ[…a…]) ψ[…b…]`` (k, 2, 2), from the
-    block transition matrix ``G = conj(Λ) Ψᵀ`` (one real product of the planes) by partial traces."""
+def _block_transitions(mu, psi, k: int):
+    """Per leading qubit ``j < k``: ``M_j[a, b] = Σ conj(λ[…a…]) ψ[…b…]`` (k, 2, 2), from the block
+    transition matrix ``G = M Ψᵀ`` (``M`` = conj(λ) as (K, rest), one complex product) by partial
+    traces (one more product)."""
     kk = 1 << k
-    t = (xl.reshape(2 * kk, -1) @ xp.reshape(2 * kk, -1).T).reshape(2, kk, 2, kk)
-    g = lax.complex(t[0, :, 0] + t[1, :, 1], t[0, :, 1] - t[1, :, 0]).reshape(-1)
+    g = (mu.reshape(kk, -1) @ psi.reshape(kk, -1).T).reshape(-1)
     return (jnp.asarray(_trace_matrix(k), jnp.complex128) @ g).reshape(k, 2, 2)
 
 
@@ -114,23 +104,37 @@ def backward_transitions(step: RotorStep, ud, psi, lam, n: int):
     """The scanned backward step from the inverse unitaries ``ud`` (n, 2, 2): ``(M, ψ_in, λ_in)``
     with ``M`` the (n, 2, 2) transition matrices in qubit order (None: the step has no parameters)."""
     k, nsteps, rest = _blocks(n)
-    ws = _real_matrix(_kron(ud[: nsteps * k].reshape(nsteps, k, 2, 2)))
-    wl = _real_matrix(_kron(ud[nsteps * k:]))
+    vs = _kron(ud[: nsteps * k].reshape(nsteps, k, 2, 2))
+    vl = _kron(ud[nsteps * k:])
     want = wants_grads(step)
 
-    def one(carry, w, kb):
-        xp, xl = carry
-        m = _planes_gram(xl, xp, kb) if want else jnp.zeros((kb, 2, 2), jnp.complex128)
-        return (_planes_lead_apply(xp, w), _planes_lead_apply(xl, w)), m
+    def one(carry, v, kb):
+        p, mu = carry  # mu = conj(λ), pulled back with conj(U†)
+        m = _block_transitions(mu, p, kb) if want else jnp.zeros((kb, 2, 2), jnp.complex128)
+        return (_lead_apply(p, v), _lead_apply(mu, jnp.conj(v))), m
 
-    carry = (_to_planes(psi), _to_planes(lam))
+    carry = (psi, jnp.conj(lam))
     parts = []
-    if nsteps:
-        carry, ms = lax.scan(lambda c, w: one(c, w, k), carry, ws)
-        parts.append(ms.reshape(nsteps * k, 2, 2))
-    carry, m_last = one(carry, wl, rest)
+    if n >= UNROLL_FROM:
+        for s in range(nsteps):
+            carry, m = one(carry, vs[s], k)
+            parts.append(m)
+        nsteps = 0
+    if nsteps % 2:
+        carry, m0 = one(carry, vs[0], k)
+        parts.append(m0)
+        vs = vs[1:]
+    if nsteps > 1:
+        def two(c, v2):  # two blocks per iteration: the products alternate two buffers, no carry copy
+            c, m1 = one(c, v2[0], k)
+            c, m2 = one(c, v2[1], k)
+            return c, jnp.concatenate([m1, m2])
+
+        carry, ms = lax.scan(two, carry, vs.reshape((nsteps // 2, 2) + vs.shape[1:]))
+        parts.append(ms.reshape(-1, 2, 2))
+    carry, m_last = one(carry, vl, rest)
     parts.append(m_last)
-    psi, lam = _from_planes(carry[0]), _from_planes(carry[1])
+    psi, lam = carry[0], jnp.conj(carry[1])
     if not want:
         return None, psi, lam
     return (jnp.concatenate(parts) if len(parts) > 1 else parts[0]), psi, lam
