@@ -9,6 +9,7 @@ repetitions), compile time is reported separately, memory is the peak RSS of the
 Usage:
   python benchmarks/circuits.py                 # the full table (minutes)
   python benchmarks/circuits.py --quick         # n=10, depths 10 and 100 only
+  python benchmarks/circuits.py --rows 10:1000,10:10000 --no-batch   # chosen rows, peers side by side
   python benchmarks/circuits.py --case qdiff --n 10 --depth 100   # one case, prints JSON
 """
 
@@ -202,6 +203,8 @@ def main(argv=None):
     ap.add_argument("--grad-out")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--peers", default="qulacs,pennylane", help="comma-separated peers to run (default both)")
+    ap.add_argument("--rows", help="comma-separated n:depth rows to run instead of the default plan")
+    ap.add_argument("--no-batch", action="store_true", help="skip the batch-of-32 case")
     ap.add_argument("--json-out", help="write all records to this file")
     args = ap.parse_args(argv)
     if args.case:
@@ -213,6 +216,8 @@ def main(argv=None):
     plan = [(10, d) for d in ((10, 100) if args.quick else (10, 100, 1000, 10000))]
     if not args.quick:
         plan += [(n, 100) for n in (12, 14, 16, 18, 20)]
+    if args.rows:
+        plan = [tuple(int(v) for v in r.split(":")) for r in args.rows.split(",")]
     records = []
     for n, depth in plan:
         reps = 3 if depth <= 1000 and n <= 16 else 1
@@ -223,9 +228,10 @@ def main(argv=None):
         records.append(row)
         print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "grad_file"} for k, v in row.items()}),
               flush=True)
-    batch = run_case("qdiff", 10, 100, 3, batch=32)
-    records.append({"batch": batch})
-    print(json.dumps({"batch": batch}), flush=True)
+    if not args.no_batch:
+        batch = run_case("qdiff", 10, 100, 3, batch=32)
+        records.append({"batch": batch})
+        print(json.dumps({"batch": batch}), flush=True)
     if args.json_out:
         with open(args.json_out, "w") as fh:
             json.dump(records, fh, indent=1)

@@ -23,7 +23,8 @@ from jax import lax
 
 from .gates import pauli_matrix
 from .compile import DiagStep, GateStep, Op, PermStep, RotorStep
-from .rotor import apply_2x2, rotor_apply, rotor_backward, rotor_grads
+from .rotor import apply_2x2, rotor_apply, rotor_backward_scan, rotor_grads, uses_scan
+from .rotor_blocks import BLOCKS_FROM, backward_prepare, backward_transitions
 
 
 
@@ -329,6 +330,22 @@ def gate_grad(op: Op, params, psi, lam, n: int):
     return 0.5 * op.sign * jnp.imag(jnp.sum(z))  # Re(−i s/2 ⟨λ|P|ψ⟩)
 
 
+def prepare(steps, params, n: int) -> dict:
+    """Per-step values for the backward pass, computed from a chunk of a repeat body's parameters
+    ahead of its loop.
+
+    ``params`` has shape (chunk, nparams); returns ``{position: array with leading chunk axis}``
+    for the scanned rotor steps that run as block products (from ``BLOCKS_FROM`` qubits): their
+    inverse unitaries, from one batched computation for the chunk instead of a few dozen small
+    kernels inside every iteration.  Below that size the steps compute everything in the loop
+    (one-qubit scan, a smaller program: compile time counts more than the run time there).
+    """
+    if n < BLOCKS_FROM:
+        return {}
+    return {j: jax.vmap(lambda p, s=s: backward_prepare(s, p, n))(params) for j, s in enumerate(steps)
+            if isinstance(s, RotorStep) and uses_scan(s, n)}
+
+
 def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repeated: bool = False):
     """Apply one compiled step (not a RepeatStep) to ``psi`` of shape (k, 2**n); ``repeated``: the
     step is in a repeat body (compiled once, run many times: rotor layers may unroll per qubit pair)."""
@@ -355,10 +372,18 @@ def step_grads(step, params, psi, lam, n: int) -> list:
     return []
 
 
-def step_backward(step, params, psi, lam, n: int, perm=None):
-    """One step of the reversible adjoint: ``(grads, ψ_in, λ_in)`` from ψ, λ right after the step."""
+def step_backward(step, params, psi, lam, n: int, perm=None, pre=None):
+    """One step of the reversible adjoint: ``(grads, ψ_in, λ_in)`` from ψ, λ right after the step.
+
+    With ``pre`` (a scanned rotor step's values from :func:`prepare`), ``grads`` is instead the
+    step's (n, 2, 2) transition matrices (or None), turned into gradients after the loop."""
+    if pre is not None:
+        return backward_transitions(step, pre, psi, lam, n)
     if isinstance(step, RotorStep):
-        return rotor_backward(step, params, psi, lam, n)
+        if uses_scan(step, n):
+            return rotor_backward_scan(step, params, psi, lam, n)
+        return (rotor_grads(step, params, psi, lam, n), rotor_apply(step, params, psi, n, True),
+                rotor_apply(step, params, lam, n, True))
     grads = step_grads(step, params, psi, lam, n)
     if isinstance(step, PermStep) and perm is None:
         perm = perm_index(step, n, inverse=True)

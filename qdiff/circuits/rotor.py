@@ -6,8 +6,7 @@ step), and ``U_q`` is applied with one pass over the state per qubit.  A layer o
 at least half of the qubits runs as one ``lax.scan`` over all qubits: each step
 applies ``U_q`` to the leading qubit and moves it to the end (after ``n`` steps
 the order is restored), so the compiled program has the same few kernels for
-any ``n``; the backward pass reads ``M_q`` in the same scan step that undoes
-``U_q`` on ψ and λ.
+any ``n``; the backward pass of such a layer is in :mod:`qdiff.circuits.rotor_blocks`.
 
 Gradient: with ``M_q[a, b] = Σ_rest conj(λ[…a…]) ψ[…b…]`` (ψ, λ at the end of
 the step; ``a``, ``b`` the value of qubit ``q``), the derivative with respect to
@@ -237,34 +236,6 @@ def rotor_grads(step: RotorStep, params, psi, lam, n: int) -> list:
     return _grads_from(step, params, transition_matrices(step, psi, lam, n))
 
 
-def rotor_backward(step: RotorStep, params, psi, lam, n: int):
-    """One backward step: ``(grads, ψ_in, λ_in)`` from ψ, λ (each (k, 2**n)) after the step.
-
-    In the scan form, ``M_q`` is read off while qubit ``q`` leads (gates on the other qubits,
-    undone or not, act unitarily on the summed-over rest and leave ``M_q`` unchanged), then
-    ``U_q†`` is applied to ψ and λ: one scan step per qubit, compiled once.
-    """
-    if not uses_scan(step, n):
-        grads = rotor_grads(step, params, psi, lam, n)
-        return grads, rotor_apply(step, params, psi, n, True), rotor_apply(step, params, lam, n, True)
-    ud = _all_qubit_unitaries(step, params, True, n)
-    want = any(op.pidx >= 0 for op in step.ops)
-
-    def one(carry, u):
-        p, l = carry
-        m = jnp.zeros((2, 2), jnp.complex128)
-        if want:
-            pv, lv = p.reshape(2, -1), jnp.conj(l.reshape(2, -1))
-            m = lv @ pv.T  # m[a, b] = Σ_rest conj(λ[a, rest]) ψ[b, rest]
-        return (lead_apply(p, u), lead_apply(l, u)), m
-
-    (psi, lam), ms = lax.scan(one, (psi, lam), ud)  # (two steps per iteration measured no faster here)
-    if not want:
-        return [], psi, lam
-    qs = np.array([q for q, _ in step.chains])
-    return _grads_from(step, params, ms[qs]), psi, lam
-
-
 def _grads_from(step: RotorStep, params, mq) -> list:
     """Gradient terms ``[(pidx array, values)]`` from the transition matrices ``mq``
     (len(chains), 2, 2), chain order (one array per gate position of each chain structure)."""
@@ -279,3 +250,27 @@ def _grads_from(step: RotorStep, params, mq) -> list:
             vals = jnp.real(jnp.sum(kt * mm, axis=(-1, -2)))
             out.append((np.array([op.pidx for op in ops]), vals))
     return out
+
+
+def rotor_backward_scan(step: RotorStep, params, psi, lam, n: int):
+    """One backward step of a scanned layer, one qubit per scan step: ``(grads, ψ_in, λ_in)``.
+
+    ``M_q`` is read off while qubit ``q`` leads (gates on the other qubits, undone or not, act
+    unitarily on the summed-over rest and leave ``M_q`` unchanged), then ``U_q†`` is applied to ψ
+    and λ.  Slower per layer than :func:`qdiff.circuits.rotor_blocks.rotor_backward` but a smaller
+    program: used for layers outside a repeat body (run once, compiled once each).
+    """
+    ud = _all_qubit_unitaries(step, params, True, n)
+    want = any(op.pidx >= 0 for op in step.ops)
+
+    def one(carry, u):
+        p, l = carry
+        m = jnp.zeros((2, 2), jnp.complex128)
+        if want:
+            m = jnp.conj(l.reshape(2, -1)) @ p.reshape(2, -1).T  # m[a, b] = Σ_rest conj(λ[a, rest]) ψ[b, rest]
+        return (lead_apply(p, u), lead_apply(l, u)), m
+
+    (psi, lam), ms = lax.scan(one, (psi, lam), ud)
+    if not want:
+        return [], psi, lam
+    return _grads_from(step, params, ms[np.array([q for q, _ in step.chains])]), psi, lam

@@ -32,14 +32,39 @@ from jax.custom_batching import custom_vmap
 
 from ..errors import InputError
 from .compile import PermStep, Program, RepeatStep, compile_circuit
-from .kernels import perm_index, step_apply, step_backward
+from .kernels import perm_index, prepare, step_apply, step_backward
+from .rotor_blocks import BLOCKS_FROM, grads_from_transitions
 
 _METHODS = ("adjoint", "backprop")
+
+
+_CHUNK = 256
+"""At most this many repetitions of a repeat body run per chunk: the per-repetition values
+(unitaries, transition matrices, gradients) are computed for a whole chunk at once, outside its
+loop, and the chunks run in an outer loop, so the extra memory is a few hundred kB whatever
+the depth (the target is ≤ 20 MB growth from depth 100 to 10,000)."""
+
+
+def _chunk(count: int) -> int:
+    """The largest divisor of ``count`` not above ``_CHUNK`` (one loop body, no remainder)."""
+    return max(d for d in range(1, min(count, _CHUNK) + 1) if count % d == 0)
 
 
 def _slice(params, step: RepeatStep):
     p = lax.slice_in_dim(params, step.offset, step.offset + step.count * step.nparams)
     return p.reshape(step.count, step.nparams)
+
+
+_CHUNK = 256
+"""At most this many repetitions of a repeat body run per chunk of the backward pass: the
+per-repetition values (unitaries, transition matrices, gradients) are computed for a whole chunk
+at once, outside its loop, and the chunks run in an outer loop, so the extra memory is a few
+hundred kB whatever the depth (the target is ≤ 20 MB growth from depth 100 to 10,000)."""
+
+
+def _chunk(count: int) -> int:
+    """The largest divisor of ``count`` not above ``_CHUNK`` (one loop body, no remainder)."""
+    return max(d for d in range(1, min(count, _CHUNK) + 1) if count % d == 0)
 
 
 def _forward(steps, params, psi, n: int, perms=None, repeated: bool = False):
@@ -87,30 +112,68 @@ def _assemble(pieces, nparams: int):
     return vals.astype(jnp.float64)
 
 
-def _backward(steps, params, x, n: int, nparams: int, perms=None):
-    """Walk ``steps`` backwards from ``x = (ψ_out, λ_out)`` (each (1, 2**n)); return (gradient, (ψ_in, λ_in))."""
-    perms = perms or {}
+def _walk_back(steps, params, x, n: int, perms=None, pre=None):
+    """Walk ``steps`` backwards from ``x = (ψ_out, λ_out)`` (each (1, 2**n)).
+
+    Returns ``(pieces, transitions, (ψ_in, λ_in))``: gradient terms ``[(index array, values)]``,
+    and, for the steps with prepared values ``pre`` (scanned rotor steps of a repeat body),
+    ``{position: (n, 2, 2) transition matrices}``, turned into gradients after the repeat loop for
+    all repetitions at once.
+    """
+    perms, pre = perms or {}, pre or {}
     pieces: list[tuple[np.ndarray, jax.Array]] = []
+    trans: dict = {}
     psi, lam = x
     for i in range(len(steps) - 1, -1, -1):
         step = steps[i]
         if isinstance(step, RepeatStep):
             inv = {j: perm_index(s, n, inverse=True) for j, s in enumerate(step.body) if isinstance(s, PermStep)}
+            index_arrays: list = []
 
-            def body(carry, p, step=step, inv=inv):
-                g, carry = _backward(step.body, p, carry, n, step.nparams, inv)
-                return carry, g
+            def body(carry, xs, step=step, inv=inv, index_arrays=index_arrays):
+                p, pre_i = xs
+                pcs, tr, carry = _walk_back(step.body, p, carry, n, inv, pre_i)
+                index_arrays[:] = [ix for ix, _ in pcs]
+                return carry, ([v for _, v in pcs], tr)
 
-            (psi, lam), g = lax.scan(body, (psi, lam), _slice(params, step), length=step.count, reverse=True)
+            def one_rep(p, vs, t, step=step, index_arrays=index_arrays):
+                pcs = list(zip(index_arrays, vs))
+                for j, m in t.items():
+                    pcs.extend(grads_from_transitions(step.body[j], p, m))
+                return _assemble(pcs, step.nparams)
+
+            def chunk(carry, pc, step=step, body=body, one_rep=one_rep):
+                carry, (vals, tr) = lax.scan(body, carry, (pc, prepare(step.body, pc, n)), reverse=True)
+                return carry, (jax.vmap(one_rep)(pc, vals, tr) if step.nparams else None)
+
+            def plain(carry, p, step=step, inv=inv):  # no prepared values (small n): one loop
+                pcs, _, carry = _walk_back(step.body, p, carry, n, inv)
+                return carry, (_assemble(pcs, step.nparams) if step.nparams else None)
+
+            if n < BLOCKS_FROM:
+                (psi, lam), g = lax.scan(plain, (psi, lam), _slice(params, step), reverse=True)
+            else:
+                c = _chunk(step.count)
+                ps = _slice(params, step).reshape(step.count // c, c, step.nparams)
+                (psi, lam), g = lax.scan(chunk, (psi, lam), ps, reverse=True)
             if step.nparams:
                 pieces.append((np.arange(step.offset, step.offset + step.count * step.nparams), g.reshape(-1)))
         else:
-            grads, psi, lam = step_backward(step, params, psi, lam, n, perms.get(i))
-            pieces.extend(grads)
+            out, psi, lam = step_backward(step, params, psi, lam, n, perms.get(i), pre.get(i))
+            if i in pre:
+                if out is not None:
+                    trans[i] = out
+            else:
+                pieces.extend(out)
+    return pieces, trans, (psi, lam)
+
+
+def _backward(steps, params, x, n: int, nparams: int):
+    """Walk the program backwards from ``x = (ψ_out, λ_out)``; return (gradient, (ψ_in, λ_in))."""
+    pieces, _, x = _walk_back(steps, params, x, n)
     if not pieces:
-        return jnp.zeros((nparams,), jnp.float64), (psi, lam)
-    vals = _assemble(pieces, nparams)
-    return vals, (psi, lam)
+        return jnp.zeros((nparams,), jnp.float64), x
+    return _assemble(pieces, nparams), x
 
 
 def _one_at_a_time(fn):
