@@ -22,7 +22,8 @@ differentiable to any order (grad of grad) without differentiating the iteration
 Stopping rule of ``"iterate"``: ``‖b − A y‖ ≤ tol · max(‖y‖, ‖b‖)`` — the last update of ``y``
 is ``tol`` relative to the solution (or to the cotangent, whichever is larger); ``"gmres"``
 stops at ``‖b − A y‖ ≤ tol · ‖b‖``.  A solve that stops more than 10× above its target logs a
-warning on this module's logger.
+warning (on this module's logger for ``"iterate"``, on :mod:`qdiff.primitives.linear_solve`'s for
+``"gmres"``, whose Krylov driver it shares).
 """
 
 from __future__ import annotations
