@@ -309,3 +309,15 @@ def test_map_is_traced_once_and_stands_twice_in_the_compiled_gradient(adjoint):
     hlo = jax.jit(jax.grad(loss)).lower(p).as_text()
     assert len(calls) == 1
     assert hlo.count("stablehlo.tanh") == 2
+
+
+def test_unconverged_iterated_adjoint_is_logged(caplog):
+    # x = 0.9 x + p: dx*/dp = 1 / (1 − 0.9) = 10 needs ~300 adjoint steps to 1e-12.  Two Richardson steps on
+    # y = (w, p̄) from 0 give y₁ = (x̄, 0) = (1, 0), y₂ = (1 + 0.9, 1): p̄ = 1 (it lags w by one step)
+    loss = lambda p: fixed_point(lambda x, p: 0.9 * x + p, p, jnp.asarray(0.0), method="iterate", maxiter=2000,  # noqa: E731
+                                 tol=1e-12, adjoint_method="iterate", adjoint_maxiter=2)
+    with caplog.at_level("WARNING", logger="qdiff.primitives.fixed_point_adjoint"):
+        g = jax.grad(loss)(jnp.asarray(1.0))
+        jax.effects_barrier()
+    assert float(g) == pytest.approx(1.0, rel=1e-12)
+    assert any("adjoint iteration stopped after 2 steps" in r.getMessage() for r in caplog.records)
