@@ -1,9 +1,9 @@
 """Fixed points ``x* = f(x*, θ)`` with implicit (memory-free) derivatives.
 
-Forward: one ``lax.while_loop`` of plain iteration ``x ← f(x, θ)`` or of Anderson
-acceleration (:mod:`qdiff.primitives.anderson`), on the real view of the flattened
-pytree ``x`` (complex leaves as real and imaginary parts, so maps that involve ``conj``
-— normalisations, densities — are handled correctly).  The loop evaluates ``f`` at one
+Forward: one ``lax.while_loop`` of plain iteration ``x ← f(x, θ)`` on the pytree ``x``, or
+of Anderson acceleration (:mod:`qdiff.primitives.anderson`) on its real view (the flattened
+pytree with complex leaves as real and imaginary parts, so maps that involve ``conj`` —
+normalisations, densities — are handled correctly).  The loop evaluates ``f`` at one
 place, so the map is traced once per program; it stops when the residual
 
     res(x, f(x)) = ‖f(x, θ) − x‖₂ / max(1, ‖x‖₂)       (:func:`relative_change`)
@@ -89,9 +89,14 @@ def relative_change(x: Any, fx: Any) -> jax.Array:
     The default convergence measure of :func:`fixed_point`, for callers who combine it with their own.
     """
     pairs = list(zip(_TREE.tree_leaves(x), _TREE.tree_leaves(fx)))
-    change = sum(jnp.sum(jnp.abs(b - a) ** 2) for a, b in pairs)
-    size = sum(jnp.sum(jnp.abs(a) ** 2) for a, _ in pairs)
+    change = sum(_squared_norm(b - a) for a, b in pairs)
+    size = sum(_squared_norm(a) for a, _ in pairs)
     return jnp.sqrt(change) / jnp.maximum(1.0, jnp.sqrt(size))
+
+
+def _squared_norm(a) -> jax.Array:
+    a = jnp.asarray(a)
+    return jnp.sum(jnp.real(a * jnp.conj(a)))   # no abs/sqrt per entry; conj is free for real arrays
 
 
 # ----------------------------------------------------------------------------- validation
@@ -110,7 +115,7 @@ def _check_options(f, method, tol, maxiter, anderson_m, residual, has_aux, adjoi
     if adjoint_method not in ADJOINT_METHODS:
         raise InputError(f"fixed_point: adjoint_method must be one of {ADJOINT_METHODS}, got {adjoint_method!r}")
     if residual is not None and not callable(residual):
-        raise InputError(f"fixed_point: residual must be None or a callable residual(x, fx), "
+        raise InputError(f"fixed_point: residual must be None or a callable residual(x, fx[, aux]), "
                          f"got {type(residual).__name__}")
     if not isinstance(has_aux, bool):
         raise InputError(f"fixed_point: has_aux must be True or False, got {has_aux!r}")
@@ -163,16 +168,18 @@ def _trace_map(f, x0, params, has_aux):
     return pure, consts, aux
 
 
-def _trace_residual(residual, x0):
-    """Hoist the caller's ``residual(x, fx)`` (``None`` for the default); it must give a real scalar."""
+def _trace_residual(residual, x0, has_aux, aux_shape):
+    """Hoist the caller's ``residual(x, fx[, aux])`` (``None``: the default); it must give a real scalar."""
     if residual is None:
         return None, ()
+    args = (x0, x0, aux_shape) if has_aux else (x0, x0)
     try:
-        pure, consts, out = hoist(residual, x0, x0, return_shape=True)
+        pure, consts, out = hoist(residual, *args, return_shape=True)
     except Exception as exc:
-        raise InputError(f"fixed_point: evaluating residual(x0, x0) failed: {type(exc).__name__}: {exc}") from exc
+        call = "residual(x0, x0, aux)" if has_aux else "residual(x0, x0)"
+        raise InputError(f"fixed_point: evaluating {call} failed: {type(exc).__name__}: {exc}") from exc
     if not (hasattr(out, "shape") and out.shape == () and jnp.issubdtype(out.dtype, jnp.floating)):
-        raise InputError("fixed_point: residual(x, fx) must return a real floating-point scalar, got "
+        raise InputError("fixed_point: residual must return a real floating-point scalar, got "
                          f"{_describe(out) if _TREE.tree_leaves(out) else type(out).__name__}")
     return pure, tuple(lax.stop_gradient(c) for c in consts)
 
@@ -181,13 +188,15 @@ def _trace_residual(residual, x0):
 
 
 def _iterate(g, residual, z0, aux0, method, tol, maxiter, anderson_m):
-    """One while loop on the flat real map ``g(z) -> (g(z), aux)``; return ``(g(z_k), FixedPointInfo)``.
+    """One while loop of ``z ← g(z)`` (``g(z) -> (g(z), aux)``); return ``(g(z_k), FixedPointInfo)``.
 
-    The state carries the next point to evaluate, so ``g`` stands once in the loop body; the
-    first pass evaluates ``g(z0)`` (the residual starts at ``inf``).
+    ``z`` is a pytree for plain iteration and the flat real view for Anderson.  The state
+    carries the next point to evaluate, so ``g`` stands once in the loop body; the first pass
+    evaluates ``g(z0)`` (the residual starts at ``inf``).
     """
     acc0 = anderson_init(z0, anderson_m) if method == "anderson" else None
-    state0 = (jnp.zeros((), jnp.int32), z0, z0, jnp.asarray(jnp.inf, z0.dtype), aux0, acc0)
+    real = jnp.result_type(*(jnp.finfo(leaf.dtype).dtype for leaf in _TREE.tree_leaves(z0)))
+    state0 = (jnp.zeros((), jnp.int32), z0, z0, jnp.asarray(jnp.inf, real), aux0, acc0)
 
     def cond(state):
         k, _, _, res, _, _ = state
@@ -196,7 +205,7 @@ def _iterate(g, residual, z0, aux0, method, tol, maxiter, anderson_m):
     def body(state):
         k, z, _, _, _, acc = state
         gz, aux = g(z)
-        res = jnp.asarray(residual(z, gz), z0.dtype)
+        res = jnp.asarray(residual(z, gz, aux), real)
         if method == "anderson":
             z_next, acc = anderson_step(acc, z, gz)
         else:
@@ -221,25 +230,27 @@ def _solve(pure_f, consts, pure_res, res_consts, params, x0, opts):
         out = pure_f((x, p), c)
         return out if has_aux else (out, None)
 
-    def measure(x, fx, rc):
-        return relative_change(x, fx) if pure_res is None else pure_res((x, fx), rc)
-
     @jax.custom_vjp
     def run(params, consts, res_consts, x0):
-        z0, to_tree = real_view(x0)
+        if method == "anderson":   # Anderson mixes flat real vectors
+            z0, decode = real_view(x0)
+            encode = flatten_real
+        else:
+            z0, decode, encode = x0, (lambda z: z), (lambda x: x)
 
         def g(z):
-            fx, aux = step(to_tree(z), params, consts)
-            return flatten_real(fx), aux
+            fx, aux = step(decode(z), params, consts)
+            return encode(fx), aux
 
-        if pure_res is None:  # the default measure reads the flat vectors directly
-            residual = relative_change
-        else:
-            residual = lambda z, gz: measure(to_tree(z), to_tree(gz), res_consts)  # noqa: E731
+        def residual(z, gz, aux):
+            if pure_res is None:   # the same value on the pytree and on its real view
+                return relative_change(z, gz)
+            return pure_res((decode(z), decode(gz)) + ((aux,) if has_aux else ()), res_consts)
+
         aux0 = None if aux_spec is None else _TREE.tree_unflatten(
             aux_spec[0], [jnp.zeros(shape, dtype) for shape, dtype in aux_spec[1]])
         z_star, info = _iterate(g, residual, z0, aux0, method, tol, maxiter, anderson_m)
-        return to_tree(z_star), info
+        return decode(z_star), info
 
     def fwd(params, consts, res_consts, x0):
         x_star, info = run(params, consts, res_consts, x0)
@@ -296,7 +307,7 @@ def fixed_point_info(f: Callable[[Any, Any], Any], params: Any, x0: Any, *, meth
                    adjoint_maxiter)
     x0 = _check_x0(x0)
     pure_f, consts, aux_shape = _trace_map(f, x0, params, has_aux)
-    pure_res, res_consts = _trace_residual(residual, x0)
+    pure_res, res_consts = _trace_residual(residual, x0, has_aux, aux_shape)
     aux_spec = None
     if has_aux:
         aux_leaves, aux_tree = _TREE.tree_flatten(aux_shape)
@@ -341,10 +352,12 @@ def fixed_point(f: Callable[[Any, Any], Any], params: Any, x0: Any, *, method: s
       maxiter: maximum number of updates (``0``: return ``f(x0)``).
       anderson_m: Anderson history length.
       residual: the caller's stopping measure ``residual(x, fx) -> real scalar`` of an iterate ``x``
-        and its image ``fx = f(x)`` (pytrees like ``x0``), e.g. the change of a spectrum; default
-        :func:`relative_change`, ``‖fx − x‖₂ / max(1, ‖x‖₂)``.  It must vanish only at a fixed point
-        (combine it with :func:`relative_change` if needed).  Not differentiated.  For eager calls,
-        a function with the same trace (jaxpr) reuses the compiled loop.
+        and its image ``fx = f(x)`` (pytrees like ``x0``), e.g. the change of a spectrum; with
+        ``has_aux=True`` it is called as ``residual(x, fx, aux)``, so a quantity ``f`` computes
+        anyway need not be recomputed.  Default :func:`relative_change`, ``‖fx − x‖₂ / max(1, ‖x‖₂)``.
+        It must vanish only at a fixed point (combine it with :func:`relative_change` if needed).
+        Not differentiated.  For eager calls, a function with the same trace (jaxpr) reuses the
+        compiled loop.
       has_aux: ``f`` returns ``(x_new, aux)``; ``aux`` (a pytree of arrays, not differentiated)
         of the final evaluation is returned as ``info.aux`` by :func:`fixed_point_info`.
       adjoint_method: how the reverse pass solves ``w = x̄ + (∂ₓf)ᵀ w``: ``"gmres"`` (any map

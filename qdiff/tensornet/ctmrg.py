@@ -186,21 +186,22 @@ def _spectrum_change(env: CTMEnv, env_new: CTMEnv) -> jax.Array:
     return jnp.sum(jnp.abs(corner_spectrum(env_new) - corner_spectrum(env)))
 
 
-def _ctm_residual(env: CTMEnv, env_new: CTMEnv) -> jax.Array:
-    """Convergence measure: the larger of the corner-spectrum change and :func:`relative_change`.
-
-    The spectrum is the physical criterion; the relative change of the environment (entrywise
-    meaningful in the canonical gauge) makes the result a fixed point, which the implicit
-    derivative needs.  The edge tensor converges more slowly than the spectrum, so the second
-    usually sets the step count.
-    """
-    return jnp.maximum(_spectrum_change(env, env_new), relative_change(env, env_new))
-
-
 def _ctm_update(env: CTMEnv, a: jax.Array, chi: int):
     """The map iterated by :func:`ctmrg_info`: one step, and ``(truncation, spectrum change, residual)``."""
     env_new, trunc = _step(env, a, chi)
     return env_new, (trunc, _spectrum_change(env, env_new), relative_change(env, env_new))
+
+
+def _ctm_residual(env: CTMEnv, env_new: CTMEnv, aux) -> jax.Array:
+    """Convergence measure: the larger of the corner-spectrum change and the relative change.
+
+    The spectrum is the physical criterion; the relative change of the environment (entrywise
+    meaningful in the canonical gauge) makes the result a fixed point, which the implicit
+    derivative needs.  The edge tensor converges more slowly than the spectrum, so the second
+    usually sets the step count.  Both come from :func:`_ctm_update`'s auxiliary output.
+    """
+    _, change, residual = aux
+    return jnp.maximum(change, residual)
 
 
 def _validate(a, chi, tol, max_iter, gradient, steps):

@@ -229,6 +229,22 @@ def test_bad_input_raises_before_iterating():
     ({"has_aux": True}, r"pair \(x_new, aux\)"),
 ])
 def test_bad_new_options_raise_before_iterating(kwargs, match):
+    _assert_raises_before_iterating(lambda f: fixed_point(f, 1.0, jnp.zeros(2), **kwargs), match)
+
+
+def test_residual_must_take_aux_when_f_has_one():
+    def f_aux(x, p):
+        return jnp.cos(p * x), jnp.sum(x)
+
+    _assert_raises_before_iterating(
+        lambda f: fixed_point(lambda x, p: (f(x, p), jnp.sum(x)), 1.0, jnp.zeros(2), has_aux=True,
+                              residual=lambda x, fx: jnp.sum(jnp.abs(fx - x))),
+        r"residual\(x0, x0, aux\) failed")
+    x = fixed_point(f_aux, 1.0, jnp.zeros(2), has_aux=True, residual=lambda x, fx, aux: jnp.max(jnp.abs(fx - x)))
+    np.testing.assert_allclose(x, DOTTIE, atol=1e-9)
+
+
+def _assert_raises_before_iterating(call, match):
     calls = []
 
     def f(x, p):
@@ -236,7 +252,7 @@ def test_bad_new_options_raise_before_iterating(kwargs, match):
         return jnp.cos(p * x)
 
     with pytest.raises(InputError, match=match):
-        fixed_point(f, 1.0, jnp.zeros(2), **kwargs)
+        call(f)
     assert len(calls) <= 1   # at most the one trace that checks f's output, never an iteration
 
 
@@ -268,8 +284,10 @@ def test_aux_output_is_returned_and_does_not_change_the_gradient():
 
     c, x0 = jnp.asarray(1.0), jnp.asarray(0.0)
     x, info = fixed_point_info(f, c, x0, method="iterate", tol=1e-3, has_aux=True,
-                               residual=lambda x, fx: jnp.abs(fx - x))
+                               residual=lambda x, fx, aux: jnp.abs(aux["step"]))   # with has_aux: (x, fx, aux)
+    assert int(info.iterations) == 10 and float(info.residual) == 2.0 ** -10
     assert float(info.aux["step"]) == 2.0 ** -10 and int(info.aux["count"]) == 1
+    assert float(x) == pytest.approx(2 * (1 - 2.0 ** -11), abs=1e-15)
     g = jax.grad(lambda c: fixed_point(f, c, x0, method="iterate", tol=1e-12, has_aux=True,
                                        adjoint_method="iterate"))(c)
     assert float(g) == pytest.approx(2.0, rel=1e-10)
