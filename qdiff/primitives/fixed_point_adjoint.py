@@ -52,24 +52,32 @@ def _log_richardson(change, iterations, *, tol: float) -> None:
                        "adjoint_method='gmres')", int(np.max(np.asarray(iterations))), float(np.max(change)), tol)
 
 
+def _norm(tree) -> jax.Array:
+    return jnp.sqrt(sum(jnp.vdot(a, a) for a in jax.tree_util.tree_leaves(tree)))
+
+
 def _richardson(tol: float, maxiter: int) -> Callable:
-    """``solve(matvec, b)``: Richardson iteration from ``y = 0`` (module docstring's stopping rule)."""
+    """``solve(matvec, b)``: Richardson iteration from ``y = 0`` on a pytree of real vectors
+    (module docstring's stopping rule)."""
+    add = partial(jax.tree_util.tree_map, jnp.add)
+    sub = partial(jax.tree_util.tree_map, jnp.subtract)
 
     def solve(matvec, b):
-        b_norm = jnp.linalg.norm(b)
+        b_norm = _norm(b)
 
         def cond(state):
             k, y, _, r_norm = state
-            return (k < maxiter) & (r_norm > tol * jnp.maximum(jnp.linalg.norm(y), b_norm))
+            return (k < maxiter) & (r_norm > tol * jnp.maximum(_norm(y), b_norm))
 
         def body(state):
             k, y, r, _ = state
-            y = y + r
-            r = b - matvec(y)
-            return k + 1, y, r, jnp.linalg.norm(r)
+            y = add(y, r)
+            r = sub(b, matvec(y))
+            return k + 1, y, r, _norm(r)
 
-        k, y, _, r_norm = lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), jnp.zeros_like(b), b, b_norm))
-        change = r_norm / jnp.maximum(jnp.maximum(jnp.linalg.norm(y), b_norm), jnp.finfo(b.dtype).tiny)
+        zeros = jax.tree_util.tree_map(jnp.zeros_like, b)
+        k, y, _, r_norm = lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), zeros, b, b_norm))
+        change = r_norm / jnp.maximum(jnp.maximum(_norm(y), b_norm), jnp.finfo(b_norm.dtype).tiny)
         lax.cond(change > 10 * tol, lambda: jax.debug.callback(partial(_log_richardson, tol=tol), change, k),
                  lambda: None)
         return y
@@ -94,20 +102,23 @@ def adjoint_solve(step_vjp: Callable, z_bar: jax.Array, n_theta: int, *, method:
     Returns:
       ``(w, θ̄)``, flat real vectors of lengths ``n`` and ``n_theta``.
     """
-    n = z_bar.shape[0]
     dtype = z_bar.dtype
+    b = (z_bar, jnp.zeros((n_theta,), dtype))
 
     def matvec(y):
-        w, v = y[:n], y[n:]
+        w, v = y
         kw, pw = step_vjp(w)
-        return jnp.concatenate([w - kw.astype(dtype), v - pw.astype(dtype)])
+        return w - kw.astype(dtype), v - pw.astype(dtype)
 
-    b = jnp.concatenate([z_bar, jnp.zeros((n_theta,), dtype)])
-    if method == "iterate":
-        solve = _richardson(tol, maxiter)
-    else:
-        solve = _krylov_solver("gmres", tol, maxiter, min(b.size, 30))
-    y = lax.custom_linear_solve(matvec, b, solve, solve)
+    if method == "iterate":   # on the pair itself: no concatenation per iteration
+        return lax.custom_linear_solve(matvec, b, _richardson(tol, maxiter), _richardson(tol, maxiter))
+    n = z_bar.shape[0]       # GMRES works on one flat vector
+
+    def flat_matvec(y):
+        return jnp.concatenate(matvec((y[:n], y[n:])))
+
+    solve = _krylov_solver("gmres", tol, maxiter, min(n + n_theta, 30))
+    y = lax.custom_linear_solve(flat_matvec, jnp.concatenate(b), solve, solve)
     return y[:n], y[n:]
 
 
