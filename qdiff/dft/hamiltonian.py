@@ -32,6 +32,11 @@ class HamiltonianK:
       box: static half-widths of the box holding the spheres (``BasisData.sphere_box``):
         the FFTs then skip all-zero lines (:func:`~qdiff.dft.fft.sphere_to_real_pruned`);
         None: full 3-D FFTs.
+      box_idx: (npw,) :func:`~qdiff.dft.fft.box_index` of the sphere for ``box``, integer work the
+        size of the sphere done once when the Hamiltonian is built (:func:`hamiltonian_k`) rather
+        than at every application; None: computed at each application.  It derives from
+        ``fft_idx``, ``mask``, ``fft_size`` and ``box``: rebuild it (``hamiltonian_k``) when
+        changing those.
     """
 
     kinetic: jax.Array
@@ -43,6 +48,17 @@ class HamiltonianK:
     fft_size: tuple = field(default=(1, 1, 1), metadata=dict(static=True))
     volume: float = field(default=1.0, metadata=dict(static=True))
     box: tuple | None = field(default=None, metadata=dict(static=True))
+    box_idx: jax.Array | None = None
+
+
+def hamiltonian_k(kinetic, mask, fft_idx, V, P, D, fft_size, volume, box=None) -> HamiltonianK:
+    """A :class:`HamiltonianK` with its per-k index data (``box_idx``) computed once.
+
+    Arguments as the fields of :class:`HamiltonianK`; works on one k-point or on a batch
+    (leading axis k of ``mask``/``fft_idx``).
+    """
+    box_idx = None if box is None else box_index(fft_idx, mask, tuple(fft_size), box)
+    return HamiltonianK(kinetic, mask, fft_idx, V, P, D, tuple(fft_size), volume, box=box, box_idx=box_idx)
 
 
 def apply_local(h: HamiltonianK, X):
@@ -57,7 +73,7 @@ def apply_local(h: HamiltonianK, X):
             u = sphere_to_real(x, h.fft_idx, h.mask, h.fft_size, h.volume)
             return real_to_sphere(h.V * u, h.fft_idx, h.mask, h.fft_size, h.volume)
     else:
-        bidx = box_index(h.fft_idx, h.mask, h.fft_size, h.box)
+        bidx = h.box_idx if h.box_idx is not None else box_index(h.fft_idx, h.mask, h.fft_size, h.box)
 
         def one(x):
             u = sphere_to_real_pruned(x, bidx, h.fft_size, h.box, h.volume)

@@ -26,7 +26,7 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..errors import CheckpointError, ConvergenceError, InputError
 from .density import compute_density, guess_density
 from .energy import TermsData, build_terms_data, energy_terms, ewald, total_local_potential
-from .hamiltonian import HamiltonianK, hamiltonian_matrix
+from .hamiltonian import HamiltonianK, hamiltonian_k, hamiltonian_matrix
 from .mixing import KerkerMixing, precondition
 from .results import SCFResult
 from .terms.projectors import projectors
@@ -69,9 +69,9 @@ def _tpa_preconditioner(kinetic, mask, X):
 
 
 def _hamiltonian_k(data, V, P, D, ik_arrays):
-    """The :class:`HamiltonianK` of one k-point from its per-k arrays and the shared V, D."""
+    """The :class:`HamiltonianK` of one k-point from its per-k arrays and the shared V, D (once per SCF step)."""
     kinetic, mask, fft_idx, Pk = ik_arrays
-    return HamiltonianK(kinetic, mask, fft_idx, V, Pk, D, data.fft_size, data.volume, box=data.sphere_box)
+    return hamiltonian_k(kinetic, mask, fft_idx, V, Pk, D, data.fft_size, data.volume, box=data.sphere_box)
 
 
 def _diagonalize_lobpcg(data, kinetic, V, P, D, psi0, band_tol, nbands, maxiter):

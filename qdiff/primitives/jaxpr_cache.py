@@ -56,13 +56,15 @@ def _nested_const_ids(jaxpr, out: list) -> list:
     return out
 
 
-def hoist(fun: Callable, *example_args) -> tuple[Callable, tuple]:
+def hoist(fun: Callable, *example_args, return_shape: bool = False) -> tuple:
     """Closure-convert ``fun`` at ``example_args``.
 
     Returns:
       ``(pure, consts)`` with ``pure(args_tuple, consts) == fun(*args_tuple)``; ``pure`` is cached
       by the jaxpr's structure, and ``consts`` are the arrays ``fun`` closes over (possibly tracers
       of enclosing transformations, so derivatives reach them through the explicit argument).
+      With ``return_shape=True``, ``(pure, consts, out_shape)``: ``out_shape`` is ``fun``'s output
+      as a pytree of ``jax.ShapeDtypeStruct`` (from the same trace, so callers need not trace again).
     """
     closed, out_shape = jax.make_jaxpr(fun, return_shape=True)(*example_args)
     in_tree = _TREE.tree_structure(example_args)
@@ -76,6 +78,8 @@ def hoist(fun: Callable, *example_args) -> tuple[Callable, tuple]:
             _CACHE.popitem(last=False)
     else:
         _CACHE.move_to_end(key)
+    if return_shape:
+        return pure, tuple(closed.consts), out_shape
     return pure, tuple(closed.consts)
 
 

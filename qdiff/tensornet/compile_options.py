@@ -11,10 +11,17 @@ compile time; the run time is set by LAPACK and the matrix-product library calls
 the generated elementwise code, and was unchanged in the same measurement).  Both are
 fields of XLA's ``DebugOptions``; the ``xla_cpu_*`` one is ignored by other backends.
 
-Pass :func:`compiler_options` to ``jax.jit(..., compiler_options=...)`` on an *outermost*
-``jit`` (options of a ``jit`` nested inside another traced function do not apply).  The
-same effect for programs you compile yourself: ``XLA_FLAGS="--xla_cpu_use_fusion_emitters=false
+Pass :func:`compiler_options` to ``jax.jit(..., compiler_options=...)`` on the *outermost*
+``jit`` of your program (JAX refuses them on a ``jit`` nested inside another traced
+function).  The library functions (:func:`~qdiff.tensornet.ctmrg`, the observables, …)
+never set them, so they can be called anywhere; qdiff's own top-level entry points
+(:func:`~qdiff.tensornet.optimize_ipeps`, the CLI, the benchmarks) pass them.  The same
+effect for any program: ``XLA_FLAGS="--xla_cpu_use_fusion_emitters=false
 --xla_backend_optimization_level=1"``.
+
+Example::
+
+    energy_and_grad = jax.jit(jax.value_and_grad(energy), compiler_options=compiler_options())
 """
 
 from __future__ import annotations

@@ -21,20 +21,24 @@ transformations of its input, so at convergence ``f(env, a) = env`` holds exactl
 (to rounding) and gauge directions lie in the kernel of its Jacobian.
 
 **Derivative.**  The converged environment is differentiated by the implicit-function
-theorem (the same rule as :func:`qdiff.primitives.fixed_point`, written here as a
-``jax.custom_vjp`` so that the step is traced only three times in a compiled gradient:
-the forward loop body, its linearisation at the fixed point, and the transposed step
-in the adjoint loop): for ``env* = f(env*, a)`` and a cotangent ``ē``,
+theorem through the registry's :func:`qdiff.primitives.fixed_point` (plain forward
+iteration, convergence judged by the measure below, adjoint by plain iteration): for
+``env* = f(env*, a)`` and a cotangent ``ē``,
 
     ā = (∂_a f)ᵀ w,    w = ē + (∂_env f)ᵀ w,
 
-where ``w`` is found by plain iteration, which contracts at the rate of the forward
-CTMRG iteration (the same Jacobian, transposed).  Memory does not depend on the number
-of CTMRG steps.
+where the iteration for ``w`` contracts at the rate of the forward CTMRG iteration (the
+same Jacobian, transposed).  Memory does not depend on the number of CTMRG steps, and the
+step is traced once in the forward loop and linearised once at the fixed point.
 
-Convergence is judged on the corner spectrum (the normalised ``|diag C|``), and the
-iteration continues until the environment itself is a fixed point to the same tolerance
-(one loop, see :func:`_forward`).
+Convergence is judged on the corner spectrum (the change of the normalised ``|diag C|``),
+together with the fixed-point residual of the environment itself, which the implicit
+derivative needs: the measure is the larger of the two (:func:`_ctm_residual`).
+
+**Compilation.**  The functions here are plain ``jit``-compatible JAX; for the fastest
+compilation of a program that contains CTMRG, pass :func:`qdiff.tensornet.compiler_options`
+to *your outermost* ``jax.jit`` (qdiff's own entry points — :func:`optimize_ipeps`, the CLI,
+the benchmarks — do).
 """
 
 from __future__ import annotations
@@ -47,10 +51,10 @@ import jax.numpy as jnp
 from jax import lax
 
 from .. import primitives as _prims
+from ..primitives.fixed_point import relative_change
 from ..primitives.registry import Case, register
 from ..errors import InputError
 from ..precision import require_x64
-from .compile_options import compiler_options
 from .ipeps import CTMEnv, double_layer, initial_env, random_tensor, symmetrize
 from .ising_tensors import ising_peps_tensor
 
@@ -177,89 +181,27 @@ def corner_spectrum(env: CTMEnv) -> jax.Array:
     return s / jnp.linalg.norm(s)
 
 
-def _forward(a, env0: CTMEnv, chi: int, tol: float, max_iter: int):
-    """Iterate the CTMRG step until converged (one ``lax.while_loop``; the step is traced once).
+def _spectrum_change(env: CTMEnv, env_new: CTMEnv) -> jax.Array:
+    """``‖s(env_new) − s(env)‖₁`` of the normalised corner spectra."""
+    return jnp.sum(jnp.abs(corner_spectrum(env_new) - corner_spectrum(env)))
 
-    Stops when the normalised corner spectrum changes by ≤ ``tol`` (ℓ¹) *and* the environment
-    itself is a fixed point to ``tol`` (``‖f(env) − env‖ ≤ tol·max(1, ‖env‖)``, entrywise
-    meaningful in the canonical gauge), which the implicit derivative needs; the edge tensor
-    converges more slowly than the spectrum, so the second test usually sets the step count.
+
+def _ctm_update(env: CTMEnv, a: jax.Array, chi: int):
+    """The map iterated by :func:`ctmrg_info`: one step, and ``(truncation, spectrum change, residual)``."""
+    env_new, trunc = _step(env, a, chi)
+    return env_new, (trunc, _spectrum_change(env, env_new), relative_change(env, env_new))
+
+
+def _ctm_residual(env: CTMEnv, env_new: CTMEnv, aux) -> jax.Array:
+    """Convergence measure: the larger of the corner-spectrum change and the relative change.
+
+    The spectrum is the physical criterion; the relative change of the environment (entrywise
+    meaningful in the canonical gauge) makes the result a fixed point, which the implicit
+    derivative needs.  The edge tensor converges more slowly than the spectrum, so the second
+    usually sets the step count.  Both come from :func:`_ctm_update`'s auxiliary output.
     """
-
-    def cond(state):
-        _, _, k, change, residual, _ = state
-        return (k < max_iter) & ((change > tol) | (residual > tol))
-
-    def body(state):
-        env, spec, k, _, _, _ = state
-        env_new, trunc = _step(env, a, chi)
-        spec_new = corner_spectrum(env_new)
-        diff = jax.tree_util.tree_map(jnp.subtract, env_new, env)
-        residual = _tree_norm(diff) / jnp.maximum(1.0, _tree_norm(env))
-        return env_new, spec_new, k + 1, jnp.sum(jnp.abs(spec_new - spec)), residual, trunc
-
-    inf = jnp.asarray(jnp.inf, a.dtype)
-    state0 = (env0, corner_spectrum(env0), jnp.zeros((), jnp.int32), inf, inf, jnp.zeros((), a.dtype))
-    env, _, k, change, residual, trunc = lax.while_loop(cond, body, state0)
-    return env, CTMInfo(k, change, (change <= tol) & (residual <= tol), trunc, residual)
-
-
-def _tree_norm(tree):
-    return jnp.sqrt(sum(jnp.sum(x * x) for x in jax.tree_util.tree_leaves(tree)))
-
-
-def _adjoint(step_vjp, env_bar, tol: float, max_iter: int):
-    """Solve ``w = ē + (∂_env f)ᵀ w`` by iteration and return ``(∂_a f)ᵀ w``.
-
-    The adjoint iteration contracts at the rate of the forward CTMRG iteration (same
-    Jacobian, transposed; gauge directions are in its kernel by the canonical gauge).  The
-    loop carries ``(∂_a f)ᵀ w_{k−1}`` so the transposed step is traced once, inside the loop;
-    at exit ``‖w_k − w_{k−1}‖ ≤ tol ‖w_k‖``.
-    """
-    scale = jnp.maximum(_tree_norm(env_bar), jnp.finfo(env_bar.C.dtype).tiny)
-
-    def cond(state):
-        k, _, _, change = state
-        return (k < max_iter) & (change > tol)
-
-    def body(state):
-        k, w, _, _ = state
-        w_env, a_bar = step_vjp(w)
-        w_new = jax.tree_util.tree_map(jnp.add, env_bar, w_env)
-        change = _tree_norm(jax.tree_util.tree_map(jnp.subtract, w_new, w)) / jnp.maximum(_tree_norm(w_new), scale)
-        return k + 1, w_new, a_bar, change
-
-    a_shape = jax.eval_shape(lambda w: step_vjp(w)[1], env_bar)
-    state0 = (jnp.zeros((), jnp.int32), env_bar, jnp.zeros(a_shape.shape, a_shape.dtype),
-              jnp.asarray(jnp.inf, env_bar.C.dtype))
-    _, _, a_bar, _ = lax.while_loop(cond, body, state0)
-    return a_bar
-
-
-@partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4, 5))
-def _converged(a, env0, chi, tol, max_iter, adjoint_tol):
-    """Converged environment (and info) of ``a``; reverse mode by the implicit function theorem.
-
-    ``env* = f(env*, a)`` gives ``ā = (∂_a f)ᵀ w`` with ``w = ē + (∂_env f)ᵀ w`` (see
-    :func:`_adjoint`): memory independent of the number of forward steps.
-    """
-    return _forward(a, env0, chi, tol, max_iter)
-
-
-def _converged_fwd(a, env0, chi, tol, max_iter, adjoint_tol):
-    env, info = _forward(a, env0, chi, tol, max_iter)
-    return (env, info), (a, env, env0)
-
-
-def _converged_bwd(chi, tol, max_iter, adjoint_tol, res, cotangents):
-    a, env, env0 = res
-    env_bar = cotangents[0]
-    _, vjp = jax.vjp(lambda e, p: _step(e, p, chi)[0], env, a)
-    a_bar = _adjoint(vjp, env_bar, adjoint_tol, max_iter)
-    return a_bar, jax.tree_util.tree_map(jnp.zeros_like, env0)
-
-
-_converged.defvjp(_converged_fwd, _converged_bwd)
+    _, change, residual = aux
+    return jnp.maximum(change, residual)
 
 
 def _validate(a, chi, tol, max_iter, gradient, steps):
@@ -285,6 +227,9 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
                env0: CTMEnv | None = None) -> tuple[CTMEnv, CTMInfo]:
     """Converged C4v CTMRG environment of the double-layer tensor ``a`` and diagnostics.
 
+    Compiled with ``jax.jit`` (once per shape and options); for faster compilation, call it
+    inside your own outermost ``jax.jit(..., compiler_options=qdiff.tensornet.compiler_options())``.
+
     Args:
       a: C4v-symmetric real tensor ``a[u, l, d, r]`` (a double layer, or a classical
         Boltzmann-weight tensor), legs of equal dimension.
@@ -292,14 +237,15 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
       tol: forward convergence threshold on the change of the normalised corner spectrum
         (ℓ¹ norm) between steps, and on the fixed-point residual ``‖f(env) − env‖``.
       max_iter: most forward CTMRG steps (and most adjoint steps).
-      gradient: ``"fixed_point"`` (default) — forward iteration without AD, then the
-        implicit-function derivative (module docstring; memory
+      gradient: ``"fixed_point"`` (default) — :func:`qdiff.primitives.fixed_point`: forward
+        iteration without AD, then the implicit-function derivative (module docstring; memory
         independent of the iteration count); ``"unrolled"`` — exactly ``steps`` CTMRG
         steps differentiated by plain reverse-mode AD, each step rematerialised
         (``jax.checkpoint``), memory growing with ``steps``.
       steps: number of steps of the ``"unrolled"`` mode.
-      adjoint_tol: relative step ``‖w_k − w_{k−1}‖/‖w_k‖`` at which the adjoint iteration
-        stops (at most ``max_iter`` steps); default ``tol``.
+      adjoint_tol: relative size of the last adjoint update at which the adjoint iteration
+        stops (at most ``max_iter`` steps; see :mod:`qdiff.primitives.fixed_point_adjoint`);
+        default ``tol``.
       env0: starting environment (default :func:`~qdiff.tensornet.ipeps.initial_env`).
 
     Returns:
@@ -312,37 +258,27 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
     _validate(a, chi, tol, max_iter, gradient, steps)
     if env0 is None:
         env0 = initial_env(lax.stop_gradient(a), chi)
-    run = _ctmrg_top if _top_level() else _ctmrg_jit
-    return run(a, env0, chi=chi, tol=float(tol), max_iter=max_iter, gradient=gradient, steps=steps,
+    return _ctmrg_jit(a, env0, chi=chi, tol=float(tol), max_iter=max_iter, gradient=gradient, steps=steps,
                       adjoint_tol=None if adjoint_tol is None else float(adjoint_tol))
 
 
-def _ctmrg_body(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol):
+@partial(jax.jit, static_argnames=("chi", "tol", "max_iter", "gradient", "steps", "adjoint_tol"))
+def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol):
     """The compiled body of :func:`ctmrg_info` (one compilation per option set and shape)."""
     if gradient == "unrolled":
         step = jax.checkpoint(lambda env, _: (_step(env, a, chi)[0], None))
         env_prev, _ = lax.scan(step, env0, None, length=steps - 1)
         env, trunc = _step(env_prev, a, chi)
-        change = jnp.sum(jnp.abs(corner_spectrum(env) - corner_spectrum(env_prev)))
-        residual = _tree_norm(jax.tree_util.tree_map(jnp.subtract, env, env_prev)) / jnp.sqrt(2.0)
+        change = _spectrum_change(env_prev, env)
+        residual = relative_change(env_prev, env)
         return env, CTMInfo(jnp.asarray(steps), lax.stop_gradient(change), change <= tol, trunc,
                             lax.stop_gradient(residual))
-    return _converged(a, lax.stop_gradient(env0), chi, tol, max_iter, tol if adjoint_tol is None else adjoint_tol)
-
-
-_STATIC = ("chi", "tol", "max_iter", "gradient", "steps", "adjoint_tol")
-_ctmrg_jit = jax.jit(_ctmrg_body, static_argnames=_STATIC)
-# the same program when called eagerly: compiled with the options of compile_options.py
-_ctmrg_top = jax.jit(_ctmrg_body, static_argnames=_STATIC, compiler_options=compiler_options())
-
-
-def _top_level() -> bool:
-    """True outside any JAX trace (``compiler_options`` are only allowed on an outermost ``jit``)."""
-    try:
-        from jax._src.core import trace_state_clean
-    except ImportError:  # private API moved: use the plain jit, which is always allowed
-        return False
-    return bool(trace_state_clean())
+    env, info = _prims.fixed_point_info(
+        partial(_ctm_update, chi=chi), a, lax.stop_gradient(env0), method="iterate", tol=tol,
+        maxiter=max_iter - 1, residual=_ctm_residual, has_aux=True, adjoint_method="iterate",
+        adjoint_tol=tol if adjoint_tol is None else adjoint_tol, adjoint_maxiter=max_iter)
+    truncation, change, residual = info.aux
+    return env, CTMInfo(info.iterations + 1, change, info.converged, truncation, residual)
 
 
 _EXAMPLE_CHI = 6

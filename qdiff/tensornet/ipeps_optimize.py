@@ -87,7 +87,11 @@ def evaluate_ipeps(A, model: Model | str, chi: int, *, correlation: bool = True,
     model = _resolve_model(model)
     _check_dims(A.shape[1] if np.ndim(A) == 5 else 1, chi)
     A = jnp.asarray(A)
-    e, (env, info) = ipeps_energy(A, model, chi, **ctm_options)
+    validate_tensor(A)
+    if A.shape[0] != model.d:
+        raise InputError(f"A has physical dimension {A.shape[0]}, model {model.name!r} needs {model.d}")
+    env0 = ctm_options.pop("env0", None)
+    e, env, info = _evaluated(A, model.h_nn, model.h_nnn, env0, chi=chi, options=tuple(sorted(ctm_options.items())))
     As = symmetrize(A)
     As = As / jnp.linalg.norm(As)
     out = {"energy": float(e), "magnetization": float(magnetization(As, env)),
@@ -96,6 +100,15 @@ def evaluate_ipeps(A, model: Model | str, chi: int, *, correlation: bool = True,
     if correlation:
         out["correlation_length"] = correlation_length(double_layer(As), env)
     return out
+
+
+@partial(jax.jit, static_argnames=("chi", "options"), compiler_options=compiler_options())
+def _evaluated(A, h_nn, h_nnn, env0, *, chi, options):
+    """:func:`evaluate_ipeps`'s energy and environment: a top-level program, so the XLA options apply."""
+    As = symmetrize(A)
+    As = As / jnp.linalg.norm(As)
+    env, info = ctmrg_info(double_layer(As), chi, env0=env0, **dict(options))
+    return bond_energy(As, env, h_nn, h_nnn), env, info
 
 
 @dataclass(frozen=True)

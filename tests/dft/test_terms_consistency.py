@@ -13,7 +13,7 @@ import pytest
 
 from qdiff.dft import PlaneWaveBasis, model_lda, model_pbe, silicon
 from qdiff.dft.energy import build_terms_data, functional_by_name
-from qdiff.dft.hamiltonian import HamiltonianK, apply_hamiltonian, hamiltonian_matrix
+from qdiff.dft.hamiltonian import HamiltonianK, apply_hamiltonian, hamiltonian_k, hamiltonian_matrix
 from qdiff.dft.terms import (
     apply_nonlocal,
     hartree_energy,
@@ -109,6 +109,11 @@ def test_hamiltonian_fft_application_matches_dense_matrix(setup):
     assert data.sphere_box is not None and 2 * max(data.sphere_box) + 1 < min(data.fft_size)
     hk_box = dataclasses.replace(hk, box=data.sphere_box)
     np.testing.assert_allclose(apply_hamiltonian(hk_box, psi[1]), H @ psi[1], atol=1e-10)
+    # built by hamiltonian_k: the box index is computed once, with the Hamiltonian
+    hk_built = hamiltonian_k(data.kinetic[1], data.mask[1], data.fft_idx[1], V, P[1], td.proj_D, data.fft_size,
+                             data.volume, box=data.sphere_box)
+    assert hk_built.box_idx is not None and hk_built.box_idx.shape == data.fft_idx[1].shape
+    np.testing.assert_allclose(apply_hamiltonian(hk_built, psi[1]), H @ psi[1], atol=1e-10)
 
 
 def test_total_hamiltonian_is_derivative_of_total_energy(setup):

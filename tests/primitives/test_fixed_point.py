@@ -1,5 +1,6 @@
 """fixed_point: values against closed forms, implicit gradients against analytic derivatives, finite
-differences and unrolled autodiff; jit / vmap / grad-of-grad; memory independence; failures; errors."""
+differences and unrolled autodiff; jit / vmap / grad-of-grad; memory independence; both adjoint methods;
+a caller's stopping measure and auxiliary output; the map traced once; failures; errors."""
 
 import re
 
@@ -11,7 +12,7 @@ import pytest
 
 import qdiff  # noqa: F401  (float64)
 from qdiff.errors import ConvergenceError, InputError
-from qdiff.primitives import fixed_point, fixed_point_info
+from qdiff.primitives import fixed_point, fixed_point_info, relative_change
 
 DOTTIE = 0.7390851332151607  # the unique real solution of x = cos x (Dottie number)
 
@@ -46,17 +47,19 @@ def test_dottie_number_and_analytic_derivative():
     assert float(g) == pytest.approx(expected, rel=1e-9)
 
 
-@pytest.mark.parametrize("method", ["anderson", pytest.param("iterate", marks=pytest.mark.slow)])
-def test_linear_fixed_point_value_and_gradient_are_exact(method):
+@pytest.mark.parametrize("method, adjoint", [("anderson", "gmres"), ("iterate", "iterate"),
+                                             pytest.param("iterate", "gmres", marks=pytest.mark.slow)])
+def test_linear_fixed_point_value_and_gradient_are_exact(method, adjoint):
     M, c = _linear_problem()
     n = c.shape[0]
-    x = fixed_point(linear_map, (M, c), jnp.zeros(n), method=method, maxiter=500)
+    options = {"method": method, "maxiter": 500, "adjoint_method": adjoint, "adjoint_tol": 1e-13}
+    x = fixed_point(linear_map, (M, c), jnp.zeros(n), **options)
     A = np.eye(n) - np.asarray(M)
     exact = np.linalg.solve(A, np.asarray(c))
     np.testing.assert_allclose(x, exact, rtol=1e-8, atol=1e-9)
     # L = w·x*,  x* = (I − M)⁻¹ c  =>  ∂L/∂c = (I − M)⁻ᵀ w,  ∂L/∂M = (∂L/∂c) x*ᵀ
     w = jnp.arange(1.0, n + 1)
-    gM, gc = jax.grad(lambda p: w @ fixed_point(linear_map, p, jnp.zeros(n), method=method, maxiter=500))((M, c))
+    gM, gc = jax.grad(lambda p: w @ fixed_point(linear_map, p, jnp.zeros(n), **options))((M, c))
     lam = np.linalg.solve(A.T, np.asarray(w))
     np.testing.assert_allclose(gc, lam, rtol=1e-8)
     np.testing.assert_allclose(gM, np.outer(lam, exact), rtol=1e-8, atol=1e-10)
@@ -209,6 +212,130 @@ def test_bad_input_raises_before_iterating():
     with pytest.raises(InputError, match="method"):
         fixed_point(cos_map, 1.0, jnp.zeros(2), method="newton")
     with pytest.raises(InputError, match="maxiter"):
-        fixed_point(cos_map, 1.0, jnp.zeros(2), maxiter=0)
+        fixed_point(cos_map, 1.0, jnp.zeros(2), maxiter=-1)
     with pytest.raises(InputError, match="float or complex"):
         fixed_point(cos_map, 1.0, jnp.zeros(2, jnp.int32))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"adjoint_method": "cg"}, "adjoint_method must be one of"),
+    ({"adjoint_maxiter": 0}, "adjoint_maxiter must be a positive int"),
+    ({"adjoint_tol": float("nan")}, "adjoint_tol must be a positive finite"),
+    ({"residual": "max"}, "residual must be None or a callable"),
+    ({"residual": lambda x, fx: fx - x}, "residual.*real floating-point scalar"),
+    ({"residual": lambda x, fx: jnp.sum(fx - x) > 0}, "residual.*real floating-point scalar"),
+    ({"residual": lambda x, fx: jnp.sum(x @ jnp.ones((3, 3)))}, r"residual\(x0, x0\) failed"),
+    ({"has_aux": 1}, "has_aux must be True or False"),
+    ({"has_aux": True}, r"pair \(x_new, aux\)"),
+])
+def test_bad_new_options_raise_before_iterating(kwargs, match):
+    _assert_raises_before_iterating(lambda f: fixed_point(f, 1.0, jnp.zeros(2), **kwargs), match)
+
+
+def test_residual_must_take_aux_when_f_has_one():
+    def f_aux(x, p):
+        return jnp.cos(p * x), jnp.sum(x)
+
+    _assert_raises_before_iterating(
+        lambda f: fixed_point(lambda x, p: (f(x, p), jnp.sum(x)), 1.0, jnp.zeros(2), has_aux=True,
+                              residual=lambda x, fx: jnp.sum(jnp.abs(fx - x))),
+        r"residual\(x0, x0, aux\) failed")
+    x = fixed_point(f_aux, 1.0, jnp.zeros(2), has_aux=True, residual=lambda x, fx, aux: jnp.max(jnp.abs(fx - x)))
+    np.testing.assert_allclose(x, DOTTIE, atol=1e-9)
+
+
+def _assert_raises_before_iterating(call, match):
+    calls = []
+
+    def f(x, p):
+        calls.append(1)
+        return jnp.cos(p * x)
+
+    with pytest.raises(InputError, match=match):
+        call(f)
+    assert len(calls) <= 1   # at most the one trace that checks f's output, never an iteration
+
+
+def _halving(x, c):
+    return 0.5 * x + c
+
+
+def test_callers_residual_sets_the_stopping_point():
+    # x_{k+1} = x_k / 2 + 1 from 0: x_k = 2 (1 − 2^−k), and x_{k+1} − x_k = 2^−k.  With the caller's
+    # measure |f(x) − x| and tol 1e-3 the loop stops at the first k with 2^−k ≤ 1e-3, k = 10; the
+    # default measure divides by max(1, |x_k|) and stops at k = 9.
+    c, x0 = jnp.asarray(1.0), jnp.asarray(0.0)
+    x, info = fixed_point_info(_halving, c, x0, method="iterate", tol=1e-3,
+                               residual=lambda x, fx: jnp.abs(fx - x))
+    assert int(info.iterations) == 10 and float(info.residual) == 2.0 ** -10 and bool(info.converged)
+    assert float(x) == pytest.approx(2 * (1 - 2.0 ** -11), abs=1e-15)   # f(x_10)
+    _, default = fixed_point_info(_halving, c, x0, method="iterate", tol=1e-3)
+    assert int(default.iterations) == 9
+    assert float(default.residual) == pytest.approx(2.0 ** -9 / (2 * (1 - 2.0 ** -9)), rel=1e-14)
+    assert float(default.residual) == pytest.approx(float(relative_change(2 * (1 - 2.0 ** -9),
+                                                                          2 * (1 - 2.0 ** -10))), rel=1e-14)
+
+
+def test_aux_output_is_returned_and_does_not_change_the_gradient():
+    # f returns (x/2 + c, f(x) − x): the aux of the final evaluation is 2^−k at x_k; x* = 2c, dx*/dc = 2.
+    def f(x, c):
+        fx = _halving(x, c)
+        return fx, {"step": fx - x, "count": jnp.ones((), jnp.int32)}
+
+    c, x0 = jnp.asarray(1.0), jnp.asarray(0.0)
+    x, info = fixed_point_info(f, c, x0, method="iterate", tol=1e-3, has_aux=True,
+                               residual=lambda x, fx, aux: jnp.abs(aux["step"]))   # with has_aux: (x, fx, aux)
+    assert int(info.iterations) == 10 and float(info.residual) == 2.0 ** -10
+    assert float(info.aux["step"]) == 2.0 ** -10 and int(info.aux["count"]) == 1
+    assert float(x) == pytest.approx(2 * (1 - 2.0 ** -11), abs=1e-15)
+    g = jax.grad(lambda c: fixed_point(f, c, x0, method="iterate", tol=1e-12, has_aux=True,
+                                       adjoint_method="iterate"))(c)
+    assert float(g) == pytest.approx(2.0, rel=1e-10)
+
+
+def test_zero_maxiter_returns_the_first_image():
+    x, info = fixed_point_info(cos_map, jnp.asarray(1.0), jnp.asarray(0.0), maxiter=0)
+    assert float(x) == 1.0 and int(info.iterations) == 0 and not bool(info.converged)
+
+
+def test_iterated_adjoint_matches_finite_differences_and_grad_of_grad():
+    # x = cos(a x): first derivative against the analytic formula, second against its finite difference
+    a = jnp.asarray(0.8)
+    solve = lambda a: fixed_point(cos_map, a, jnp.asarray(0.0), method="iterate", tol=1e-13, maxiter=500,
+                                  adjoint_method="iterate")  # noqa: E731
+    x = float(solve(a))
+    first = lambda a, x: -x * np.sin(a * x) / (1 + a * np.sin(a * x))  # noqa: E731
+    assert float(jax.grad(solve)(a)) == pytest.approx(first(0.8, x), rel=1e-10)
+    h = 1e-4
+    fd = (first(0.8 + h, float(solve(0.8 + h))) - first(0.8 - h, float(solve(0.8 - h)))) / (2 * h)
+    assert float(jax.grad(jax.grad(solve))(a)) == pytest.approx(fd, rel=1e-7)
+
+
+@pytest.mark.parametrize("adjoint", ["gmres", "iterate"])
+def test_map_is_traced_once_and_stands_twice_in_the_compiled_gradient(adjoint):
+    """f's Python body runs once per program; tanh appears in the forward loop body and in the one
+    linearisation at the fixed point, nowhere else (no second trace in the backward pass)."""
+    calls = []
+
+    def f(x, p):
+        calls.append(1)
+        a, b = p
+        return jnp.tanh(a @ x + b)
+
+    p = (0.3 * jnp.eye(3) + 0.1, jnp.ones(3))
+    loss = lambda p: jnp.sum(fixed_point(f, p, jnp.zeros(3), method="iterate", adjoint_method=adjoint) ** 2)  # noqa: E731
+    hlo = jax.jit(jax.grad(loss)).lower(p).as_text()
+    assert len(calls) == 1
+    assert hlo.count("stablehlo.tanh") == 2
+
+
+def test_unconverged_iterated_adjoint_is_logged(caplog):
+    # x = 0.9 x + p: dx*/dp = 1 / (1 − 0.9) = 10 needs ~300 adjoint steps to 1e-12.  Two Richardson steps on
+    # y = (w, p̄) from 0 give y₁ = (x̄, 0) = (1, 0), y₂ = (1 + 0.9, 1): p̄ = 1 (it lags w by one step)
+    loss = lambda p: fixed_point(lambda x, p: 0.9 * x + p, p, jnp.asarray(0.0), method="iterate", maxiter=2000,  # noqa: E731
+                                 tol=1e-12, adjoint_method="iterate", adjoint_maxiter=2)
+    with caplog.at_level("WARNING", logger="qdiff.primitives.fixed_point_adjoint"):
+        g = jax.grad(loss)(jnp.asarray(1.0))
+        jax.effects_barrier()
+    assert float(g) == pytest.approx(1.0, rel=1e-12)
+    assert any("adjoint iteration stopped after 2 steps" in r.getMessage() for r in caplog.records)
