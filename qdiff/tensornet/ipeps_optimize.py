@@ -180,8 +180,9 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         inconsistent energies and gradients and stalls the line search).
       ctm_adjoint_tol: stopping threshold of the adjoint (gradient) iteration, relative step
         ``‖w_k − w_{k−1}‖/‖w_k‖`` (default ``ctm_tol``).  The adjoint contracts at the rate of
-        CTMRG itself, so it costs as many steps as a fresh CTMRG run; ``1e-7`` gives gradients
-        to ~1e-6 relative at about two thirds of the cost of ``1e-10``.
+        CTMRG itself, so it costs about as many steps as a fresh CTMRG run; a looser value (the
+        D=3/D=4 runs in docs/benchmarks.md use ``1e-7``) stops it earlier, with a gradient error of
+        order this threshold divided by one minus the contraction rate.
       env_start: where each evaluation's CTMRG starts.  ``"fresh"`` (default): from the trial
         tensor's own boundary (:func:`~qdiff.tensornet.ipeps.initial_env`), so the energy is a
         function of the tensor alone.  ``"previous"``: from the environment of the current
