@@ -124,6 +124,8 @@ class IPEPSResult:
       history: energy after each step (index 0: the starting point).
       stopped: why the loop ended: ``"steps"``, ``"gtol"`` or ``"line_search"``.
       env: the converged environment at ``A`` (C, T as numpy arrays).
+      curvature: the L-BFGS curvature pairs at the end, ``{"S", "Y", "pairs"}`` (pass it as
+        ``curvature=`` to a follow-up run with the same D, e.g. at a larger χ).
     """
 
     A: np.ndarray
@@ -137,18 +139,20 @@ class IPEPSResult:
     model: str = ""
     D: int = 0
     chi: int = 0
+    curvature: dict | None = None
 
 
-def _energy_of_params(x, C0, T0, h_nn, h_nnn, *, shape, chi, tol, max_iter):
+def _energy_of_params(x, C0, T0, h_nn, h_nnn, *, shape, chi, tol, max_iter, adjoint_tol=None):
     A = symmetrize(x.reshape(shape))
     A = A / jnp.linalg.norm(A)
-    env, info = ctmrg_info(double_layer(A), chi, env0=CTMEnv(C0, T0), tol=tol, max_iter=max_iter)
+    env, info = ctmrg_info(double_layer(A), chi, env0=CTMEnv(C0, T0), tol=tol, max_iter=max_iter,
+                           adjoint_tol=adjoint_tol)
     return bond_energy(A, env, h_nn, h_nnn), (env, info)
 
 
 # one compiled program per (shape, chi, options): JAX's jit cache reuses it across runs
 _energy_value_and_grad = jax.jit(jax.value_and_grad(_energy_of_params, has_aux=True),
-                                 static_argnames=("shape", "chi", "tol", "max_iter"),
+                                 static_argnames=("shape", "chi", "tol", "max_iter", "adjoint_tol"),
                                  compiler_options=compiler_options())
 
 
@@ -163,7 +167,8 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
                    method: str = "lbfgs", checkpoint: str | os.PathLike | None = None,
                    callback: Callable[[dict], Any] | None = None, gtol: float = 1e-7,
                    memory: int = 20, ctm_tol: float = 1e-10, ctm_max_iter: int = 300,
-                   env_start: str = "fresh") -> IPEPSResult:
+                   ctm_adjoint_tol: float | None = None, env_start: str = "fresh",
+                   curvature: dict | None = None) -> IPEPSResult:
     """Minimise the energy per site of a single-site C4v iPEPS by L-BFGS, gradients by AD through CTMRG.
 
     Each evaluation converges CTMRG (see ``env_start``) and differentiates it at its fixed
@@ -186,6 +191,11 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
       ctm_tol, ctm_max_iter: CTMRG convergence threshold (corner spectrum) and step limit (the
         D=3 Heisenberg optimum needs 110–160 steps from a fresh start; an unconverged CTMRG gives
         inconsistent energies and gradients and stalls the line search).
+      ctm_adjoint_tol: stopping threshold of the adjoint (gradient) iteration, relative step
+        ``‖w_k − w_{k−1}‖/‖w_k‖`` (default ``ctm_tol``).  The adjoint contracts at the rate of
+        CTMRG itself, so it costs about as many steps as a fresh CTMRG run; a looser value (the
+        D=3/D=4 runs in docs/benchmarks.md use ``1e-7``) stops it earlier, with a gradient error of
+        order this threshold divided by one minus the contraction rate.
       env_start: where each evaluation's CTMRG starts.  ``"fresh"`` (default): from the trial
         tensor's own boundary (:func:`~qdiff.tensornet.ipeps.initial_env`), so the energy is a
         function of the tensor alone.  ``"previous"``: from the environment of the current
@@ -194,6 +204,10 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         low-energy branch until it ends, where the line search stalls).  With ``"previous"`` a
         failed line search is retried once from the fresh environment with the L-BFGS memory
         cleared before the run stops.
+      curvature: L-BFGS curvature pairs to start from (``IPEPSResult.curvature`` of an earlier
+        run with the same tensor shape; used only when a run starts, not when it resumes).  A
+        run continued at a larger χ then takes well-scaled quasi-Newton steps from its first
+        step instead of a unit-length steepest-descent trial.
 
     Returns:
       :class:`IPEPSResult`.
@@ -211,6 +225,8 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         raise InputError(f"method must be 'lbfgs', got {method!r}")
     if env_start not in ("fresh", "previous"):
         raise InputError(f"env_start must be 'fresh' or 'previous', got {env_start!r}")
+    if ctm_adjoint_tol is not None and not (float(ctm_adjoint_tol) > 0):
+        raise InputError(f"ctm_adjoint_tol must be positive, got {ctm_adjoint_tol!r}")
     if A0 is not None:
         validate_tensor(A0, name="A0")
         if np.shape(A0) != (model.d, D, D, D, D):
@@ -223,7 +239,11 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
     A0 = np.asarray(symmetrize(jnp.asarray(A0)))
     A0 = A0 / np.linalg.norm(A0)
     shape = A0.shape
-    statics = {"shape": tuple(shape), "chi": int(chi), "tol": float(ctm_tol), "max_iter": int(ctm_max_iter)}
+    statics = {"shape": tuple(shape), "chi": int(chi), "tol": float(ctm_tol), "max_iter": int(ctm_max_iter),
+               "adjoint_tol": None if ctm_adjoint_tol is None else float(ctm_adjoint_tol)}
+    n = int(np.prod(shape))
+    if curvature is not None:
+        curvature = _check_curvature(curvature, memory, n)
     h_nn = jnp.asarray(model.h_nn)
     h_nnn = None if model.h_nnn is None else jnp.asarray(model.h_nnn)
     env_init = initial_env(double_layer(jnp.asarray(A0)), chi)
@@ -241,7 +261,6 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
 
     meta_expected = {"schema": _CHECKPOINT_SCHEMA, "model": model.name, "params": model.params, "D": D,
                      "chi": chi, "memory": memory, "env_start": env_start}
-    n = int(np.prod(shape))
     history: list[float] = []
     state = None
     if checkpoint is not None and os.path.exists(checkpoint):
@@ -268,6 +287,8 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
 
     if state is None:
         state = init_state(fun, A0.ravel(), memory, {"C": np.asarray(env_init.C), "T": np.asarray(env_init.T)})
+        if curvature is not None:
+            state = LBFGSState(**{**state.as_tree(), **curvature})
         history = [float(state.f)]
         save(state)
     stopped = "steps"
@@ -302,7 +323,21 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
     A = np.asarray(symmetrize(jnp.asarray(A)))
     return IPEPSResult(A=A / np.linalg.norm(A), energy=float(state.f), grad_norm=float(np.linalg.norm(state.g)),
                        steps=int(state.step), evaluations=int(state.nfev), history=history, stopped=stopped,
-                       env=CTMEnv(state.aux["C"], state.aux["T"]), model=model.name, D=D, chi=chi)
+                       env=CTMEnv(state.aux["C"], state.aux["T"]), model=model.name, D=D, chi=chi,
+                       curvature={"S": state.S.copy(), "Y": state.Y.copy(), "pairs": np.asarray(state.pairs)})
+
+
+def _check_curvature(curvature, memory: int, n: int) -> dict:
+    """Validate L-BFGS pairs handed over from an earlier run (same tensor shape and memory)."""
+    if not isinstance(curvature, dict) or set(curvature) != {"S", "Y", "pairs"}:
+        raise InputError("curvature must be a dict with keys 'S', 'Y', 'pairs' (IPEPSResult.curvature)")
+    S, Y = np.asarray(curvature["S"], np.float64), np.asarray(curvature["Y"], np.float64)
+    if S.shape != (memory, n) or Y.shape != (memory, n):
+        raise InputError(f"curvature pairs have shape {S.shape}/{Y.shape}, this run needs {(memory, n)} "
+                         "(same D and memory)")
+    if not (np.all(np.isfinite(S)) and np.all(np.isfinite(Y))):
+        raise InputError("curvature pairs have non-finite entries")
+    return {"S": S.copy(), "Y": Y.copy(), "pairs": np.asarray(int(curvature["pairs"]), np.int64)}
 
 
 __all__ = ["ipeps_energy", "evaluate_ipeps", "optimize_ipeps", "IPEPSResult"]

@@ -91,6 +91,14 @@ def test_warm_started_environment_reaches_the_same_published_optimum():
     assert abs(r.energy - PUBLISHED_D2) < 1e-6
 
 
+def test_continuing_with_handed_over_curvature_reaches_the_published_optimum():
+    """A run continued from an earlier run's tensor and L-BFGS pairs (as when χ is raised) reaches −0.6602310935."""
+    first = optimize_ipeps("heisenberg", 2, 16, key=0, steps=8)
+    assert int(first.curvature["pairs"]) == 8 and first.curvature["S"].shape == (20, 32)
+    r = optimize_ipeps("heisenberg", 2, 16, A0=first.A, curvature=first.curvature, steps=80)
+    assert abs(r.energy - PUBLISHED_D2) < 1e-6
+
+
 def test_checkpoint_resume_continues_the_same_trajectory(tmp_path):
     path = tmp_path / "run.npz"
     straight = optimize_ipeps("heisenberg", 2, 16, key=3, steps=6)
@@ -120,6 +128,10 @@ def test_corrupt_or_foreign_checkpoint_is_rejected(tmp_path):
     ({"D": 2, "chi": 16, "env_start": "warm"}, "env_start"),
     ({"D": 2, "chi": 16, "A0": np.ones((2, 3, 3, 3, 3))}, "A0 must have shape"),
     ({"D": 2, "chi": 16, "A0": np.ones((2, 2, 2, 2, 2)) * 1j}, "real"),
+    ({"D": 2, "chi": 16, "ctm_adjoint_tol": 0.0}, "ctm_adjoint_tol must be positive"),
+    ({"D": 2, "chi": 16, "curvature": {"S": np.zeros((20, 162)), "Y": np.zeros((20, 162)), "pairs": 1}},
+     "same D and memory"),
+    ({"D": 2, "chi": 16, "curvature": {"S": np.zeros((20, 32))}}, "keys"),
 ])
 def test_bad_input(kwargs, match):
     with pytest.raises(InputError, match=match):
