@@ -98,6 +98,20 @@ def _counts(b) -> Counter:
     return b._counts
 
 
+def _memo_hash(block, fields: tuple) -> int:
+    """``hash(fields)``, computed once per block object and kept (blocks are immutable).
+
+    The generated dataclass ``__hash__`` would rehash the whole tree below a block on every call:
+    every lookup of a deep circuit in a cache (compiled programs, jitted functions) would cost
+    O(number of gates) of Python work per call.
+    """
+    h = block.__dict__.get("_hash")
+    if h is None:
+        h = hash(fields)
+        object.__setattr__(block, "_hash", h)
+    return h
+
+
 @dataclass(frozen=True)
 class Put(_Block):
     """``block`` (on ``len(locs)`` qubits) placed on qubits ``locs`` of an ``n``-qubit register."""
@@ -105,6 +119,9 @@ class Put(_Block):
     n: int
     locs: tuple[int, ...]
     block: object
+
+    def __hash__(self) -> int:
+        return _memo_hash(self, (self.n, self.locs, self.block))
 
     @cached_property
     def _counts(self) -> Counter:
@@ -123,6 +140,9 @@ class Control(_Block):
     values: tuple[int, ...]
     locs: tuple[int, ...]
     block: object
+
+    def __hash__(self) -> int:
+        return _memo_hash(self, (self.n, self.ctrls, self.values, self.locs, self.block))
 
     @cached_property
     def _counts(self) -> Counter:
@@ -144,6 +164,9 @@ class Chain(_Block):
 
     n: int
     blocks: tuple
+
+    def __hash__(self) -> int:
+        return _memo_hash(self, (self.n, self.blocks))
 
     @cached_property
     def _nparams(self) -> int:
@@ -169,6 +192,9 @@ class Kron(_Block):
 
     n: int
     items: tuple
+
+    def __hash__(self) -> int:
+        return _memo_hash(self, (self.n, self.items))
 
     @cached_property
     def _nparams(self) -> int:
@@ -198,6 +224,9 @@ class Repeat(_Block):
     block: object
     count: int
 
+    def __hash__(self) -> int:
+        return _memo_hash(self, (self.block, self.count))
+
     @property
     def nqubits(self) -> int:
         return self.block.nqubits
@@ -222,6 +251,9 @@ class Dagger(_Block):
     """The inverse (conjugate transpose) of ``block``; a rotation's parameter θ acts as −θ."""
 
     block: object
+
+    def __hash__(self) -> int:
+        return _memo_hash(self, (self.block,))
 
     @property
     def nqubits(self) -> int:
