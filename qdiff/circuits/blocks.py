@@ -17,7 +17,7 @@ index (see :mod:`qdiff.circuits.gates`).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Mapping, Union
 
@@ -105,7 +105,7 @@ def _memo_hash(block, fields: tuple) -> int:
     every lookup of a deep circuit in a cache (compiled programs, jitted functions) would cost
     O(number of gates) of Python work per call.
     """
-    h = block.__dict__.get("_hash")
+    h = block._hash
     if h is None:
         h = hash(fields)
         object.__setattr__(block, "_hash", h)
@@ -119,6 +119,7 @@ class Put(_Block):
     n: int
     locs: tuple[int, ...]
     block: object
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
         return _memo_hash(self, (self.n, self.locs, self.block))
@@ -140,6 +141,7 @@ class Control(_Block):
     values: tuple[int, ...]
     locs: tuple[int, ...]
     block: object
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
         return _memo_hash(self, (self.n, self.ctrls, self.values, self.locs, self.block))
@@ -164,6 +166,7 @@ class Chain(_Block):
 
     n: int
     blocks: tuple
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
         return _memo_hash(self, (self.n, self.blocks))
@@ -192,6 +195,7 @@ class Kron(_Block):
 
     n: int
     items: tuple
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
         return _memo_hash(self, (self.n, self.items))
@@ -223,6 +227,7 @@ class Repeat(_Block):
 
     block: object
     count: int
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
         return _memo_hash(self, (self.block, self.count))
@@ -251,6 +256,7 @@ class Dagger(_Block):
     """The inverse (conjugate transpose) of ``block``; a rotation's parameter θ acts as −θ."""
 
     block: object
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
         return _memo_hash(self, (self.block,))
