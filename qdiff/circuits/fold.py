@@ -29,8 +29,9 @@ class StructureKeys:
     """Structural keys of blocks: ``key(b)`` is an int, equal for structurally equal blocks.
 
     Blocks are frozen dataclasses holding no parameter values, so structural equality is their
-    ``==``; keys come from one dict interning them (``hash`` and ``==`` of the generated dataclass
-    methods, O(size of the block) each, about 0.15 µs per node).
+    ``==``; keys come from one dict interning them.  A block's hash is computed once per object
+    and kept (see ``blocks._memo_hash``); ``==`` between two distinct equal blocks walks both trees,
+    O(size of the block), once per interned occurrence.
     """
 
     def __init__(self):
@@ -49,8 +50,9 @@ def runs(keys: list, gates, min_gates: int | None = None) -> list[tuple[int, int
     """Split ``keys`` into segments ``(start, period, count)``, in order, covering every item once.
 
     ``count == 1`` (then ``period == 1``) is a single item; ``count >= 2`` is a run of ``count``
-    consecutive copies of ``keys[start: start + period]`` holding at least ``min_gates`` gates (default :data:`FOLD_MIN_GATES`)
-    (``gates(i)``: gates of item ``i``, asked only for candidate patterns).  Greedy from the left: at each item the candidate periods
+    consecutive copies of ``keys[start: start + period]`` holding at least ``min_gates`` gates
+    (default :data:`FOLD_MIN_GATES`; ``gates(i)``: gates of item ``i``, asked only for candidate
+    patterns).  Greedy from the left: at each item the candidate periods
     are the distances to the next few occurrences of the same key, and the one covering the most
     items is taken (the shortest on a tie).
     """

@@ -7,7 +7,6 @@ import contextlib
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 import qdiff.circuits as qc
 import qdiff.circuits.fold as fold
