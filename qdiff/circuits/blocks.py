@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import attrgetter
 from typing import Iterable, Mapping, Union
 
 from ..errors import InputError
@@ -98,18 +99,24 @@ def _counts(b) -> Counter:
     return b._counts
 
 
-def _memo_hash(block, fields: tuple) -> int:
-    """``hash(fields)``, computed once per block object and kept (blocks are immutable).
+def _kept_hash(*names: str):
+    """A ``__hash__`` hashing the fields ``names`` once per block object and keeping the result
+    (blocks are immutable) in the block's ``_hash`` field.
 
     The generated dataclass ``__hash__`` would rehash the whole tree below a block on every call:
     every lookup of a deep circuit in a cache (compiled programs, jitted functions) would cost
-    O(number of gates) of Python work per call.
+    O(number of gates) of Python work per call.  One Python frame per tree level, as before.
     """
-    h = block._hash
-    if h is None:
-        h = hash(fields)
-        object.__setattr__(block, "_hash", h)
-    return h
+    get = attrgetter(*names)
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if h is None:
+            h = hash(get(self))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    return __hash__
 
 
 @dataclass(frozen=True)
@@ -121,8 +128,7 @@ class Put(_Block):
     block: object
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __hash__(self) -> int:
-        return _memo_hash(self, (self.n, self.locs, self.block))
+    __hash__ = _kept_hash("n", "locs", "block")
 
     @cached_property
     def _counts(self) -> Counter:
@@ -143,8 +149,7 @@ class Control(_Block):
     block: object
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __hash__(self) -> int:
-        return _memo_hash(self, (self.n, self.ctrls, self.values, self.locs, self.block))
+    __hash__ = _kept_hash("n", "ctrls", "values", "locs", "block")
 
     @cached_property
     def _counts(self) -> Counter:
@@ -168,8 +173,7 @@ class Chain(_Block):
     blocks: tuple
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __hash__(self) -> int:
-        return _memo_hash(self, (self.n, self.blocks))
+    __hash__ = _kept_hash("n", "blocks")
 
     @cached_property
     def _nparams(self) -> int:
@@ -197,8 +201,7 @@ class Kron(_Block):
     items: tuple
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __hash__(self) -> int:
-        return _memo_hash(self, (self.n, self.items))
+    __hash__ = _kept_hash("n", "items")
 
     @cached_property
     def _nparams(self) -> int:
@@ -229,8 +232,7 @@ class Repeat(_Block):
     count: int
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __hash__(self) -> int:
-        return _memo_hash(self, (self.block, self.count))
+    __hash__ = _kept_hash("block", "count")
 
     @property
     def nqubits(self) -> int:
@@ -258,8 +260,7 @@ class Dagger(_Block):
     block: object
     _hash: int | None = field(default=None, init=False, repr=False, compare=False)
 
-    def __hash__(self) -> int:
-        return _memo_hash(self, (self.block,))
+    __hash__ = _kept_hash("block")
 
     @property
     def nqubits(self) -> int:

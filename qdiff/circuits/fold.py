@@ -30,7 +30,7 @@ class StructureKeys:
 
     Blocks are frozen dataclasses holding no parameter values, so structural equality is their
     ``==``; keys come from one dict interning them.  A block's hash is computed once per object
-    and kept (see ``blocks._memo_hash``); ``==`` between two distinct equal blocks walks both trees,
+    and kept (see ``blocks._kept_hash``); ``==`` between two distinct equal blocks walks both trees,
     O(size of the block), once per interned occurrence.
     """
 
