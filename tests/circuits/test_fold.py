@@ -130,3 +130,12 @@ def test_runs_finds_periods_and_respects_the_gate_threshold():
     # a layer whose first item recurs inside it: the period is found past the first recurrence
     layer = [0, 1, 0, 2, 3]
     assert fold.runs(layer * 4 + [9], one, min_gates=2) == [(0, 5, 4), (20, 1, 1)]
+
+
+def test_kept_hashes_agree_for_equal_blocks_built_separately():
+    # blocks keep their hash after the first call; equal trees built apart must still hash and compare
+    # equal (the program cache relies on it), and a different tree must compare unequal
+    a, b = chain_built(3, 5), chain_built(3, 5)
+    assert a is not b and a == b and hash(a) == hash(b) == hash(a)
+    assert compile_circuit(a) is compile_circuit(b)
+    assert chain_built(3, 6) != a and qc.dagger(a) != a
