@@ -17,8 +17,9 @@ index (see :mod:`qdiff.circuits.gates`).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from operator import attrgetter
 from typing import Iterable, Mapping, Union
 
 from ..errors import InputError
@@ -98,6 +99,26 @@ def _counts(b) -> Counter:
     return b._counts
 
 
+def _kept_hash(*names: str):
+    """A ``__hash__`` hashing the fields ``names`` once per block object and keeping the result
+    (blocks are immutable) in the block's ``_hash`` field.
+
+    The generated dataclass ``__hash__`` would rehash the whole tree below a block on every call:
+    every lookup of a deep circuit in a cache (compiled programs, jitted functions) would cost
+    O(number of gates) of Python work per call.  One Python frame per tree level, as before.
+    """
+    get = attrgetter(*names)
+
+    def __hash__(self) -> int:
+        h = self._hash
+        if h is None:
+            h = hash(get(self))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    return __hash__
+
+
 @dataclass(frozen=True)
 class Put(_Block):
     """``block`` (on ``len(locs)`` qubits) placed on qubits ``locs`` of an ``n``-qubit register."""
@@ -105,6 +126,9 @@ class Put(_Block):
     n: int
     locs: tuple[int, ...]
     block: object
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    __hash__ = _kept_hash("n", "locs", "block")
 
     @cached_property
     def _counts(self) -> Counter:
@@ -123,6 +147,9 @@ class Control(_Block):
     values: tuple[int, ...]
     locs: tuple[int, ...]
     block: object
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    __hash__ = _kept_hash("n", "ctrls", "values", "locs", "block")
 
     @cached_property
     def _counts(self) -> Counter:
@@ -144,6 +171,9 @@ class Chain(_Block):
 
     n: int
     blocks: tuple
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    __hash__ = _kept_hash("n", "blocks")
 
     @cached_property
     def _nparams(self) -> int:
@@ -169,6 +199,9 @@ class Kron(_Block):
 
     n: int
     items: tuple
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    __hash__ = _kept_hash("n", "items")
 
     @cached_property
     def _nparams(self) -> int:
@@ -197,6 +230,9 @@ class Repeat(_Block):
 
     block: object
     count: int
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    __hash__ = _kept_hash("block", "count")
 
     @property
     def nqubits(self) -> int:
@@ -222,6 +258,9 @@ class Dagger(_Block):
     """The inverse (conjugate transpose) of ``block``; a rotation's parameter θ acts as −θ."""
 
     block: object
+    _hash: int | None = field(default=None, init=False, repr=False, compare=False)
+
+    __hash__ = _kept_hash("block")
 
     @property
     def nqubits(self) -> int:

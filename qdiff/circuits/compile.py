@@ -13,6 +13,11 @@ counting a :class:`~qdiff.circuits.blocks.Repeat` body once)).  The result is a
   general matrix gate);
 * :class:`RepeatStep` — a body executed ``count`` times by ``lax.scan``.
 
+Runs of structurally identical consecutive blocks in a chain (``chain(layer_1, …, layer_d)``
+written without ``repeat``; parameter values live outside the blocks) become a repeat body too
+(see :mod:`qdiff.circuits.fold`), so program size does not grow with depth however the circuit
+was written.
+
 Gates acting on disjoint qubits commute, and diagonal gates commute with each
 other; the scheduler moves a gate earlier past steps it commutes with so that
 it joins a diagonal or permutation group (e.g. the ``Rz`` gates of a rotor layer
@@ -29,6 +34,7 @@ import numpy as np
 
 from ..errors import InputError
 from .blocks import Chain, Control, Dagger, Kron, Put, Repeat
+from .fold import StructureKeys, gate_count, runs
 from .gates import Gate, dagger_gate, is_diagonal, permutation_of
 
 _LOOKBACK = 64  # how many steps back the scheduler looks for a commuting merge partner
@@ -139,7 +145,7 @@ class _RepeatItem:
     offset: int
 
 
-def _flatten(block, qmap, ctrls, cvals, dag, out, counter):
+def _flatten(block, qmap, ctrls, cvals, dag, out, counter, keys):
     """Append ops (and _RepeatItems) of ``block`` in application order; counter[0] = next param index."""
     if isinstance(block, Gate):
         gate, sign = dagger_gate(block) if dag else (block, 1)
@@ -149,19 +155,32 @@ def _flatten(block, qmap, ctrls, cvals, dag, out, counter):
             counter[0] += 1
         out.append(Op(gate, tuple(qmap), tuple(ctrls), tuple(cvals), sign, pidx))
     elif isinstance(block, Put):
-        _flatten(block.block, [qmap[q] for q in block.locs], ctrls, cvals, dag, out, counter)
+        _flatten(block.block, [qmap[q] for q in block.locs], ctrls, cvals, dag, out, counter, keys)
     elif isinstance(block, Control):
         _flatten(block.block, [qmap[q] for q in block.locs], list(ctrls) + [qmap[c] for c in block.ctrls],
-                 list(cvals) + list(block.values), dag, out, counter)
+                 list(cvals) + list(block.values), dag, out, counter, keys)
     elif isinstance(block, (Chain, Kron)):
         kids = block.children()
-        for b in (reversed(kids) if dag else kids):
-            _flatten(b, qmap, ctrls, cvals, dag, out, counter)
+        kids = kids[::-1] if dag else kids
+        if len(kids) < 2:
+            for b in kids:
+                _flatten(b, qmap, ctrls, cvals, dag, out, counter, keys)
+            return
+        for start, period, count in runs([keys.key(b) for b in kids], lambda i: gate_count(kids[i])):
+            if count == 1:
+                _flatten(kids[start], qmap, ctrls, cvals, dag, out, counter, keys)
+                continue
+            # structurally identical consecutive blocks: one repeat body (see fold.py)
+            body, sub = [], [0]
+            for b in kids[start: start + period]:
+                _flatten(b, qmap, ctrls, cvals, dag, body, sub, keys)
+            out.append(_RepeatItem(body, count, sub[0], counter[0]))
+            counter[0] += count * sub[0]
     elif isinstance(block, Dagger):
-        _flatten(block.block, qmap, ctrls, cvals, not dag, out, counter)
+        _flatten(block.block, qmap, ctrls, cvals, not dag, out, counter, keys)
     elif isinstance(block, Repeat):
         body, sub = [], [0]
-        _flatten(block.block, qmap, ctrls, cvals, dag, body, sub)
+        _flatten(block.block, qmap, ctrls, cvals, dag, body, sub, keys)
         out.append(_RepeatItem(body, block.count, sub[0], counter[0]))
         counter[0] += block.count * sub[0]
     else:
@@ -281,7 +300,7 @@ def compile_circuit(circuit) -> Program:
     if n > 30:
         raise InputError(f"state-vector simulation supports at most 30 qubits, circuit has {n}")
     items, counter = [], [0]
-    _flatten(circuit, list(range(n)), [], [], False, items, counter)
+    _flatten(circuit, list(range(n)), [], [], False, items, counter, StructureKeys())
     return Program(n, counter[0], _merge_phase_layers(_schedule(items), n))
 
 
