@@ -2,7 +2,8 @@
 
 A complex leaf is viewed as its stacked real and imaginary parts, so maps that involve ``conj``
 (normalisations, densities) are real-linearisable and their derivatives are handled exactly.
-Private helpers of :mod:`qdiff.primitives.fixed_point`.
+Private helpers of :mod:`qdiff.primitives.fixed_point` (also the pytree norm its modules and the
+check harness share).
 """
 
 from __future__ import annotations
@@ -39,3 +40,14 @@ def real_view(x0):
         return _merge(unravel(z), template)
 
     return z0, to_tree
+
+
+def squared_norm(a) -> jax.Array:
+    """``Σ |a_i|²`` of one array (no abs/sqrt per entry; conj is free for real arrays)."""
+    a = jnp.asarray(a)
+    return jnp.sum(jnp.real(a * jnp.conj(a)))
+
+
+def tree_norm(tree) -> jax.Array:
+    """Euclidean norm over all leaves of a pytree (complex entries by modulus)."""
+    return jnp.sqrt(sum(squared_norm(a) for a in _TREE.tree_leaves(tree)))

@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 
 from ..precision import require_x64
+from ._real_view import tree_norm as _norm
 from .registry import Case, Primitive, get, registry
 
 _TREE = jax.tree_util
@@ -89,10 +90,6 @@ def _random_like(key, tree):
         else:
             out.append(jax.random.normal(k, leaf.shape, leaf.dtype))
     return _TREE.tree_unflatten(treedef, out)
-
-
-def _norm(tree) -> jax.Array:
-    return jnp.sqrt(sum(jnp.sum(jnp.abs(x) ** 2) for x in _TREE.tree_leaves(tree)))
 
 
 def _axpy(a, t, x):

@@ -49,7 +49,7 @@ from jax import lax
 
 from ..errors import ConvergenceError, InputError
 from ._fixed_point_examples import examples as _examples, probe as _probe, unrolled as _unrolled
-from ._real_view import flatten_real, real_view
+from ._real_view import flatten_real, real_view, squared_norm
 from .anderson import anderson_init, anderson_step
 from .fixed_point_adjoint import ADJOINT_METHODS, adjoint_solve
 from .jaxpr_cache import hoist
@@ -89,14 +89,9 @@ def relative_change(x: Any, fx: Any) -> jax.Array:
     The default convergence measure of :func:`fixed_point`, for callers who combine it with their own.
     """
     pairs = list(zip(_TREE.tree_leaves(x), _TREE.tree_leaves(fx)))
-    change = sum(_squared_norm(b - a) for a, b in pairs)
-    size = sum(_squared_norm(a) for a, _ in pairs)
+    change = sum(squared_norm(b - a) for a, b in pairs)
+    size = sum(squared_norm(a) for a, _ in pairs)
     return jnp.sqrt(change) / jnp.maximum(1.0, jnp.sqrt(size))
-
-
-def _squared_norm(a) -> jax.Array:
-    a = jnp.asarray(a)
-    return jnp.sum(jnp.real(a * jnp.conj(a)))   # no abs/sqrt per entry; conj is free for real arrays
 
 
 # ----------------------------------------------------------------------------- validation

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ._real_view import tree_norm as _norm
 from .linear_solve import _krylov_solver
 
 logger = logging.getLogger(__name__)
@@ -50,10 +51,6 @@ def _log_richardson(change, iterations, *, tol: float) -> None:
         logger.warning("fixed_point: adjoint iteration stopped after %d steps with relative update %.2e > "
                        "adjoint_tol %.1e; the gradient is inaccurate (raise adjoint_maxiter, or use "
                        "adjoint_method='gmres')", int(np.max(np.asarray(iterations))), float(np.max(change)), tol)
-
-
-def _norm(tree) -> jax.Array:
-    return jnp.sqrt(sum(jnp.vdot(a, a) for a in jax.tree_util.tree_leaves(tree)))
 
 
 def _richardson(tol: float, maxiter: int) -> Callable:

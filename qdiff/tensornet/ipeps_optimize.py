@@ -27,7 +27,7 @@ from .ctmrg import ctmrg_info
 from .ipeps import CTMEnv, double_layer, initial_env, random_tensor, symmetrize, validate_tensor
 from .lbfgs import LBFGSState, init_state, lbfgs_step
 from .models import Model, get_model
-from .observables import bond_energy, correlation_length, energy_per_site, magnetization
+from .observables import bond_energy, correlation_length, magnetization
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +67,23 @@ def ipeps_energy(A: jax.Array, model: Model | str, chi: int, *, env0: CTMEnv | N
       ``(energy, (env, info))`` — differentiable in ``A`` (use ``has_aux=True``).
     """
     model = _resolve_model(model)
+    _check_tensor(A, model)
+    e, _, env, info = _energy_and_env(A, model.h_nn, model.h_nnn, env0, chi, **ctm_options)
+    return e, (env, info)
+
+
+def _check_tensor(A, model: Model) -> None:
     validate_tensor(A)
     if A.shape[0] != model.d:
         raise InputError(f"A has physical dimension {A.shape[0]}, model {model.name!r} needs {model.d}")
+
+
+def _energy_and_env(A, h_nn, h_nnn, env0, chi, **ctm_options):
+    """``(e, As, env, info)``: energy per site of the normalised symmetrised tensor ``As`` and its environment."""
     As = symmetrize(A)
     As = As / jnp.linalg.norm(As)
     env, info = ctmrg_info(double_layer(As), chi, env0=env0, **ctm_options)
-    return energy_per_site(As, env, model), (env, info)
+    return bond_energy(As, env, h_nn, h_nnn), As, env, info
 
 
 def evaluate_ipeps(A, model: Model | str, chi: int, *, correlation: bool = True, **ctm_options) -> dict:
@@ -87,13 +97,10 @@ def evaluate_ipeps(A, model: Model | str, chi: int, *, correlation: bool = True,
     model = _resolve_model(model)
     _check_dims(A.shape[1] if np.ndim(A) == 5 else 1, chi)
     A = jnp.asarray(A)
-    validate_tensor(A)
-    if A.shape[0] != model.d:
-        raise InputError(f"A has physical dimension {A.shape[0]}, model {model.name!r} needs {model.d}")
+    _check_tensor(A, model)
     env0 = ctm_options.pop("env0", None)
-    e, env, info = _evaluated(A, model.h_nn, model.h_nnn, env0, chi=chi, options=tuple(sorted(ctm_options.items())))
-    As = symmetrize(A)
-    As = As / jnp.linalg.norm(As)
+    e, As, env, info = _evaluated(A, model.h_nn, model.h_nnn, env0, chi=chi,
+                                  options=tuple(sorted(ctm_options.items())))
     out = {"energy": float(e), "magnetization": float(magnetization(As, env)),
            "ctm_iterations": int(info.iterations), "ctm_converged": bool(info.converged),
            "truncation": float(info.truncation)}
@@ -105,10 +112,7 @@ def evaluate_ipeps(A, model: Model | str, chi: int, *, correlation: bool = True,
 @partial(jax.jit, static_argnames=("chi", "options"), compiler_options=compiler_options())
 def _evaluated(A, h_nn, h_nnn, env0, *, chi, options):
     """:func:`evaluate_ipeps`'s energy and environment: a top-level program, so the XLA options apply."""
-    As = symmetrize(A)
-    As = As / jnp.linalg.norm(As)
-    env, info = ctmrg_info(double_layer(As), chi, env0=env0, **dict(options))
-    return bond_energy(As, env, h_nn, h_nnn), env, info
+    return _energy_and_env(A, h_nn, h_nnn, env0, chi, **dict(options))
 
 
 @dataclass(frozen=True)
@@ -143,11 +147,9 @@ class IPEPSResult:
 
 
 def _energy_of_params(x, C0, T0, h_nn, h_nnn, *, shape, chi, tol, max_iter, adjoint_tol=None):
-    A = symmetrize(x.reshape(shape))
-    A = A / jnp.linalg.norm(A)
-    env, info = ctmrg_info(double_layer(A), chi, env0=CTMEnv(C0, T0), tol=tol, max_iter=max_iter,
-                           adjoint_tol=adjoint_tol)
-    return bond_energy(A, env, h_nn, h_nnn), (env, info)
+    e, _, env, info = _energy_and_env(x.reshape(shape), h_nn, h_nnn, CTMEnv(C0, T0), chi, tol=tol,
+                                      max_iter=max_iter, adjoint_tol=adjoint_tol)
+    return e, (env, info)
 
 
 # one compiled program per (shape, chi, options): JAX's jit cache reuses it across runs
