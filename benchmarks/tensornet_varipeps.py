@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="varipeps' ITERATIVE fixed-point gradient (at most 100 iterations) instead of its "
                              "default GMRES solve")
     parser.add_argument("--verbose", action="store_true",
-                        help="print every recorded optimiser step and varipeps' CTMRG / gradient sweeps")
+                        help="print varipeps' CTMRG / gradient sweeps (every recorded optimiser step is printed anyway)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)  # internal: progress file of the child
     return parser
 
@@ -181,10 +181,10 @@ def _child(args: argparse.Namespace) -> None:
         state["aux"] = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in (auxiliary_data or {}).items()}
         state["cpu_s"], state["wall_s"] = time.process_time() - cpu0, time.perf_counter() - wall0
         _write_json(progress, state)
-        if args.verbose:
-            energies, _, chis = _steps_from_aux(state["aux"])
-            print(f"[step] counter={counter} cpu={state['cpu_s']:.1f} s wall={state['wall_s']:.1f} s "
-                  f"steps={len(energies)} last energy={energies[-1:]} chi={chis[-1:]}", flush=True)
+        # one line per step: varipeps' tqdm bar is silent when not on a terminal
+        energies, _, chis = _steps_from_aux(state["aux"])
+        print(f"[step] counter={counter} cpu={state['cpu_s']:.1f} s wall={state['wall_s']:.1f} s "
+              f"steps={len(energies)} last energy={energies[-1:]} chi={chis[-1:]}", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         result = varipeps.optimization.optimize_peps_network(
