@@ -77,9 +77,9 @@ def _parser() -> argparse.ArgumentParser:
                              "(--xla_cpu_use_fusion_emitters=false --xla_backend_optimization_level=1)")
     parser.add_argument("--no-preconditioning", action="store_true",
                         help="switch off the L-BFGS gradient preconditioning that varipeps >= 1.4 applies by default")
-    parser.add_argument("--cg", action="store_true",
-                        help="varipeps' conjugate-gradient optimiser, as its heisenberg_afm_square example selects "
-                             "(its library default, used otherwise, is L-BFGS)")
+    parser.add_argument("--optimizer", choices=("default", "cg", "lbfgs", "bfgs"), default="default",
+                        help="varipeps' optimiser: 'default' keeps the installed version's own default (L-BFGS "
+                             "in 1.4-1.5, BFGS in 1.2-1.3); its heisenberg_afm_square example selects 'cg'")
     parser.add_argument("--iterative-gradient", action="store_true",
                         help="varipeps' ITERATIVE fixed-point gradient (at most 100 iterations) instead of its "
                              "default GMRES solve")
@@ -152,10 +152,16 @@ def _child(args: argparse.Namespace) -> None:
         cfg.ctmrg_heuristic_increase_chi_threshold = 1e-4
         cfg.optimizer_max_steps = 2000
     cfg.ctmrg_max_steps = args.ctmrg_max_steps
+    for flag, field in (("no_preconditioning", "optimizer_use_preconditioning"),
+                        ("iterative_gradient", "ad_custom_fixed_point_method")):
+        if getattr(args, flag) and not hasattr(cfg, field):  # both came with varipeps 1.4
+            raise SystemExit(f"--{flag.replace('_', '-')}: varipeps {varipeps.__version__} has no config "
+                             f"field {field} (added in 1.4); its behaviour is fixed in this version")
     if args.no_preconditioning:
         cfg.optimizer_use_preconditioning = False
-    if args.cg:
-        cfg.optimizer_method = varipeps.config.Optimizing_Methods.CG
+    if args.optimizer != "default":
+        methods = varipeps.config.Optimizing_Methods
+        cfg.optimizer_method = {"cg": methods.CG, "lbfgs": methods.L_BFGS, "bfgs": methods.BFGS}[args.optimizer]
     if args.iterative_gradient:
         cfg.ad_custom_fixed_point_method = varipeps.config.Grad_Fixed_Point_Method.ITERATIVE
     if args.verbose:  # varipeps' own per-sweep output of the CTMRG and of the gradient's fixed point
@@ -176,7 +182,11 @@ def _child(args: argparse.Namespace) -> None:
         "version": varipeps.__version__, "jax": jax.__version__, "start_chi": start_chi,
         "ctmrg_convergence_eps": cfg.ctmrg_convergence_eps, "ctmrg_max_steps": cfg.ctmrg_max_steps,
         "ad_custom_convergence_eps": cfg.ad_custom_convergence_eps,
-        "preconditioning": cfg.optimizer_use_preconditioning, "optimizer": cfg.optimizer_method.name,
+        # before 1.4 there was no preconditioning and only the iterative fixed-point gradient
+        "preconditioning": getattr(cfg, "optimizer_use_preconditioning", False),
+        "gradient_method": (cfg.ad_custom_fixed_point_method.name if hasattr(cfg, "ad_custom_fixed_point_method")
+                            else "ITERATIVE (the only method before 1.4)"),
+        "optimizer": cfg.optimizer_method.name,
     }
     cpu0, wall0, unix0 = time.process_time(), time.perf_counter(), time.time()
     state = {"info": info, "cpu0": cpu0, "unix0": unix0, "aux": {}}
@@ -277,7 +287,7 @@ def main(argv=None) -> dict | None:
         "step_energies": energies, "step_chi": chis, "step_wall_s": runtimes, "peak_rss_mb": peak_mb,
         "loadavg": os.getloadavg(), "xla_flags": os.environ.get("XLA_FLAGS"),
         **{k: info.get(k) for k in ("ctmrg_convergence_eps", "ctmrg_max_steps", "ad_custom_convergence_eps",
-                                    "preconditioning", "optimizer")},
+                                    "preconditioning", "gradient_method", "optimizer")},
         "converged": result is not None and result["converged"],
         "message": None if result is None else result["message"],
     }
