@@ -92,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
 def _write_json(path: str, data: dict) -> None:
     """Write ``data`` to ``path`` atomically (the parent may read it at any moment)."""
     tmp = f"{path}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump(data, fh)
+    with open(tmp, "w") as fh:  # varipeps' step records are lists of JAX scalars
+        json.dump(data, fh, default=lambda obj: obj.tolist() if hasattr(obj, "tolist") else str(obj))
     os.replace(tmp, path)
 
 
