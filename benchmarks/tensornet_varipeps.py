@@ -8,8 +8,9 @@ By default χ follows the example's scheme (start at D², varipeps' heuristics m
 ``--fixed-chi`` holds it at ``--chi`` as in qdiff's case. The CTMRG step cap is raised to 300
 (``--ctmrg-max-steps``): states met early in this optimisation need ~110-130 sweeps. Records:
 energy per site, process CPU and wall time to convergence, the per-step wall times varipeps records
-(median, and the first step, which contains the JIT compilation), χ per step, the number of steps,
-and peak RSS. varipeps runs in a child process of this script; the parent watches the child's CPU time
+(median, and the first step, which contains the JIT compilation; in a run that varipeps restarted with
+noise this list also holds attempts that recorded no energy, so the ``[step]`` lines, which print the CPU
+time at each recorded step, are the better per-step figure), χ per step, the number of steps, and peak RSS. varipeps runs in a child process of this script; the parent watches the child's CPU time
 (``/proc/<pid>/stat``) and kills it once it passes ``--cpu-limit`` seconds of CPU (default 600) or
 ``--wall-limit`` seconds of wall time, whether or not varipeps has recorded a step (a stalled CTMRG or
 gradient solve records none). A capped run reports what the child had recorded by then (the steps, or
