@@ -24,7 +24,7 @@ from jax import lax
 from .gates import pauli_matrix
 from .compile import DiagStep, GateStep, Op, PermStep, RotorStep
 from .rotor import apply_2x2, rotor_apply, rotor_backward_scan, rotor_grads, uses_scan
-from .rotor_blocks import BLOCKS_FROM, backward_prepare, backward_transitions
+from .rotor_blocks import backward_prepare, backward_transitions
 
 
 
@@ -335,13 +335,10 @@ def prepare(steps, params, n: int) -> dict:
     ahead of its loop.
 
     ``params`` has shape (chunk, nparams); returns ``{position: array with leading chunk axis}``
-    for the scanned rotor steps that run as block products (from ``BLOCKS_FROM`` qubits): their
-    inverse unitaries, from one batched computation for the chunk instead of a few dozen small
-    kernels inside every iteration.  Below that size the steps compute everything in the loop
-    (one-qubit scan, a smaller program: compile time counts more than the run time there).
+    for the scanned rotor steps: their inverse unitaries, from one batched computation for the
+    chunk instead of a few dozen small kernels inside every iteration (the loop then returns the
+    steps' transition matrices, turned into gradients for the whole chunk after it).
     """
-    if n < BLOCKS_FROM:
-        return {}
     return {j: jax.vmap(lambda p, s=s: backward_prepare(s, p, n))(params) for j, s in enumerate(steps)
             if isinstance(s, RotorStep) and uses_scan(s, n)}
 

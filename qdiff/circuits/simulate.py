@@ -33,21 +33,9 @@ from jax.custom_batching import custom_vmap
 from ..errors import InputError
 from .compile import PermStep, Program, RepeatStep, compile_circuit
 from .kernels import perm_index, prepare, step_apply, step_backward
-from .rotor_blocks import BLOCKS_FROM, grads_from_transitions
+from .rotor_blocks import grads_from_transitions
 
 _METHODS = ("adjoint", "backprop")
-
-
-_CHUNK = 256
-"""At most this many repetitions of a repeat body run per chunk: the per-repetition values
-(unitaries, transition matrices, gradients) are computed for a whole chunk at once, outside its
-loop, and the chunks run in an outer loop, so the extra memory is a few hundred kB whatever
-the depth (the target is ≤ 20 MB growth from depth 100 to 10,000)."""
-
-
-def _chunk(count: int) -> int:
-    """The largest divisor of ``count`` not above ``_CHUNK`` (one loop body, no remainder)."""
-    return max(d for d in range(1, min(count, _CHUNK) + 1) if count % d == 0)
 
 
 def _slice(params, step: RepeatStep):
@@ -146,16 +134,9 @@ def _walk_back(steps, params, x, n: int, perms=None, pre=None):
                 carry, (vals, tr) = lax.scan(body, carry, (pc, prepare(step.body, pc, n)), reverse=True)
                 return carry, (jax.vmap(one_rep)(pc, vals, tr) if step.nparams else None)
 
-            def plain(carry, p, step=step, inv=inv):  # no prepared values (small n): one loop
-                pcs, _, carry = _walk_back(step.body, p, carry, n, inv)
-                return carry, (_assemble(pcs, step.nparams) if step.nparams else None)
-
-            if n < BLOCKS_FROM:
-                (psi, lam), g = lax.scan(plain, (psi, lam), _slice(params, step), reverse=True)
-            else:
-                c = _chunk(step.count)
-                ps = _slice(params, step).reshape(step.count // c, c, step.nparams)
-                (psi, lam), g = lax.scan(chunk, (psi, lam), ps, reverse=True)
+            c = _chunk(step.count)
+            ps = _slice(params, step).reshape(step.count // c, c, step.nparams)
+            (psi, lam), g = lax.scan(chunk, (psi, lam), ps, reverse=True)
             if step.nparams:
                 pieces.append((np.arange(step.offset, step.offset + step.count * step.nparams), g.reshape(-1)))
         else:
