@@ -42,7 +42,7 @@ the state fits in L1/L2, the blocks were no faster (n=10, depth 100: 10.8 vs 11.
 one-qubit scan, measured with an earlier real-arithmetic version of these blocks), and the larger
 program would push the compile time of value-and-gradient at n=10 from ≈ 1.4 s to ≈ 2 s; there
 the step is :func:`qdiff.circuits.rotor.qubit_transitions` (one qubit per scan step), in one
-loop with the unitaries and gradients (no chunks: ≈ 0.6 s less compile time at n=10)."""
+loop with the unitaries and gradients (no chunks: ≈ 0.35 s less compile time at n=10, load 5.5)."""
 
 
 def _kron(us):
