@@ -24,7 +24,7 @@ from jax import lax
 from .gates import pauli_matrix
 from .compile import DiagStep, GateStep, Op, PermStep, RotorStep
 from .rotor import apply_2x2, rotor_apply, rotor_backward_scan, rotor_grads, uses_scan
-from .rotor_blocks import BLOCKS_FROM, backward_prepare, backward_transitions
+from .rotor_blocks import backward_prepare, backward_transitions
 
 
 
@@ -330,20 +330,21 @@ def gate_grad(op: Op, params, psi, lam, n: int):
     return 0.5 * op.sign * jnp.imag(jnp.sum(z))  # Re(−i s/2 ⟨λ|P|ψ⟩)
 
 
-def prepare(steps, params, n: int) -> dict:
-    """Per-step values for the backward pass, computed from a chunk of a repeat body's parameters
-    ahead of its loop.
-
-    ``params`` has shape (chunk, nparams); returns ``{position: array with leading chunk axis}``
-    for the scanned rotor steps that run as block products (from ``BLOCKS_FROM`` qubits): their
-    inverse unitaries, from one batched computation for the chunk instead of a few dozen small
-    kernels inside every iteration.  Below that size the steps compute everything in the loop
-    (one-qubit scan, a smaller program: compile time counts more than the run time there).
-    """
-    if n < BLOCKS_FROM:
-        return {}
-    return {j: jax.vmap(lambda p, s=s: backward_prepare(s, p, n))(params) for j, s in enumerate(steps)
+def prepare_one(steps, params, n: int) -> dict:
+    """Per-step values for the backward pass of one repetition of a repeat body (``params`` of shape
+    (nparams,)): ``{position: inverse unitaries}`` of its scanned rotor steps, whose backward step
+    then returns transition matrices instead of gradient terms (see
+    :func:`qdiff.circuits.rotor_blocks.backward_transitions`)."""
+    return {j: backward_prepare(s, params, n) for j, s in enumerate(steps)
             if isinstance(s, RotorStep) and uses_scan(s, n)}
+
+
+def prepare(steps, params, n: int) -> dict:
+    """:func:`prepare_one` for a chunk of a repeat body's parameters (shape (chunk, nparams)), ahead
+    of its loop (from 12 qubits): one batched computation for the chunk instead of a few dozen small
+    kernels inside every iteration; the loop returns the transition matrices, turned into gradients
+    for the whole chunk after it."""
+    return jax.vmap(lambda p: prepare_one(steps, p, n))(params)
 
 
 def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repeated: bool = False):

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .compile import RotorStep
-from .rotor import _all_qubit_unitaries, _grads_from
+from .rotor import _all_qubit_unitaries, _grads_from, qubit_transitions
 
 
 _BLOCK = 3
@@ -38,10 +38,11 @@ with two blocks per scan iteration, 22.4 s with one, 19.3 s unrolled."""
 
 BLOCKS_FROM = 12
 """Qubit count from which repeat bodies use these block products in the backward pass.  Below it
-the state fits in L1/L2, the run time is kernel dispatch more than arithmetic (n=10, depth 100:
-10.8 vs 11.4 ms with the one-qubit scan, measured with an earlier real-arithmetic version of
-these blocks), and the larger program would push the compile time of
-value-and-gradient at n=10 from ≈ 1.4 s to ≈ 2 s."""
+the state fits in L1/L2, the blocks were no faster (n=10, depth 100: 10.8 vs 11.4 ms with the
+one-qubit scan, measured with an earlier real-arithmetic version of these blocks), and the larger
+program would push the compile time of value-and-gradient at n=10 from ≈ 1.4 s to ≈ 2 s; there
+the step is :func:`qdiff.circuits.rotor.qubit_transitions` (one qubit per scan step), in one
+loop with the unitaries and gradients (no chunks: ≈ 0.35 s less compile time at n=10, load 5.5)."""
 
 
 def _kron(us):
@@ -102,7 +103,11 @@ def wants_grads(step: RotorStep) -> bool:
 
 def backward_transitions(step: RotorStep, ud, psi, lam, n: int):
     """The scanned backward step from the inverse unitaries ``ud`` (n, 2, 2): ``(M, ψ_in, λ_in)``
-    with ``M`` the (n, 2, 2) transition matrices in qubit order (None: the step has no parameters)."""
+    with ``M`` the (n, 2, 2) transition matrices in qubit order (None: the step has no parameters);
+    below ``BLOCKS_FROM`` qubits the reduced matrices ``M'`` of :func:`qubit_transitions`, which give
+    the same gradients."""
+    if n < BLOCKS_FROM:
+        return qubit_transitions(step, ud, psi, lam, n)
     k, nsteps, rest = _blocks(n)
     vs = _kron(ud[: nsteps * k].reshape(nsteps, k, 2, 2))
     vl = _kron(ud[nsteps * k:])

@@ -32,22 +32,10 @@ from jax.custom_batching import custom_vmap
 
 from ..errors import InputError
 from .compile import PermStep, Program, RepeatStep, compile_circuit
-from .kernels import perm_index, prepare, step_apply, step_backward
+from .kernels import perm_index, prepare, prepare_one, step_apply, step_backward
 from .rotor_blocks import BLOCKS_FROM, grads_from_transitions
 
 _METHODS = ("adjoint", "backprop")
-
-
-_CHUNK = 256
-"""At most this many repetitions of a repeat body run per chunk: the per-repetition values
-(unitaries, transition matrices, gradients) are computed for a whole chunk at once, outside its
-loop, and the chunks run in an outer loop, so the extra memory is a few hundred kB whatever
-the depth (the target is ≤ 20 MB growth from depth 100 to 10,000)."""
-
-
-def _chunk(count: int) -> int:
-    """The largest divisor of ``count`` not above ``_CHUNK`` (one loop body, no remainder)."""
-    return max(d for d in range(1, min(count, _CHUNK) + 1) if count % d == 0)
 
 
 def _slice(params, step: RepeatStep):
@@ -112,13 +100,21 @@ def _assemble(pieces, nparams: int):
     return vals.astype(jnp.float64)
 
 
+def _rep_gradient(step: RepeatStep, p, pieces, trans):
+    """The gradient of one repetition of ``step``'s body from its gradient terms and the transition
+    matrices ``{position: M}`` of its scanned rotor steps."""
+    for j, m in trans.items():
+        pieces = pieces + grads_from_transitions(step.body[j], p, m)
+    return _assemble(pieces, step.nparams)
+
+
 def _walk_back(steps, params, x, n: int, perms=None, pre=None):
     """Walk ``steps`` backwards from ``x = (ψ_out, λ_out)`` (each (1, 2**n)).
 
     Returns ``(pieces, transitions, (ψ_in, λ_in))``: gradient terms ``[(index array, values)]``,
     and, for the steps with prepared values ``pre`` (scanned rotor steps of a repeat body),
     ``{position: (n, 2, 2) transition matrices}``, turned into gradients after the repeat loop for
-    all repetitions at once.
+    all repetitions of a chunk at once (from 12 qubits) or at the end of each repetition (below).
     """
     perms, pre = perms or {}, pre or {}
     pieces: list[tuple[np.ndarray, jax.Array]] = []
@@ -137,21 +133,18 @@ def _walk_back(steps, params, x, n: int, perms=None, pre=None):
                 return carry, ([v for _, v in pcs], tr)
 
             def one_rep(p, vs, t, step=step, index_arrays=index_arrays):
-                pcs = list(zip(index_arrays, vs))
-                for j, m in t.items():
-                    pcs.extend(grads_from_transitions(step.body[j], p, m))
-                return _assemble(pcs, step.nparams)
+                return _rep_gradient(step, p, list(zip(index_arrays, vs)), t)
 
             def chunk(carry, pc, step=step, body=body, one_rep=one_rep):
                 carry, (vals, tr) = lax.scan(body, carry, (pc, prepare(step.body, pc, n)), reverse=True)
                 return carry, (jax.vmap(one_rep)(pc, vals, tr) if step.nparams else None)
 
-            def plain(carry, p, step=step, inv=inv):  # no prepared values (small n): one loop
-                pcs, _, carry = _walk_back(step.body, p, carry, n, inv)
-                return carry, (_assemble(pcs, step.nparams) if step.nparams else None)
+            def single(carry, p, step=step, inv=inv):  # one loop, everything inside: a smaller program
+                pcs, tr, carry = _walk_back(step.body, p, carry, n, inv, prepare_one(step.body, p, n))
+                return carry, (_rep_gradient(step, p, pcs, tr) if step.nparams else None)
 
-            if n < BLOCKS_FROM:
-                (psi, lam), g = lax.scan(plain, (psi, lam), _slice(params, step), reverse=True)
+            if n < BLOCKS_FROM:  # compile time counts more than run time there (n=10: ≈ 0.35 s more with chunks)
+                (psi, lam), g = lax.scan(single, (psi, lam), _slice(params, step), reverse=True)
             else:
                 c = _chunk(step.count)
                 ps = _slice(params, step).reshape(step.count // c, c, step.nparams)

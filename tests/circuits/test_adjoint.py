@@ -141,14 +141,6 @@ def test_compiled_program_size_does_not_depend_on_qubit_count():
     assert abs(counts[1] - counts[0]) <= 6, counts
 
 
-def test_odd_qubit_count_scanned_layers_match_backprop():
-    c, h = qc.variational_circuit(5, 3), qc.heisenberg(5)
-    p = np.asarray(qc.random_params(c, jax.random.PRNGKey(11)))
-    ga = jax.jit(jax.grad(lambda t: qc.expect(h, c, t)))(p)
-    gb = jax.jit(jax.grad(lambda t: qc.expect(h, c, t, method="backprop")))(p)
-    np.testing.assert_allclose(ga, gb, atol=1e-12)
-
-
 @pytest.mark.parametrize("n", [18, 19])
 def test_large_n_in_place_rotor_layer_matches_product_state_formulas(n):
     # from 18 qubits a rotor layer in a repeat body runs in place, two qubits per pass (odd n: the
