@@ -152,10 +152,11 @@ def cmd_optimize(args):
         r = optimize_ipeps("heisenberg", args.D, st["chi"], A0=A, steps=st["steps"], gtol=st["gtol"],
                            memory=args.memory, ctm_tol=st["ctm_tol"], ctm_max_iter=args.ctm_max_iter,
                            ctm_adjoint_tol=st["adjoint_tol"], env_start=st["env_start"], curvature=curvature,
-                           checkpoint=os.path.join(args.work, tag + ".npz"), callback=callback)
+                           checkpoint=os.path.join(args.work, tag + ".npz"), callback=callback,
+                           ctm_multiplet_tol=args.multiplet_tol)
         rec["cpu"] = cpu0 + time.process_time() - t0
         meta = {"energy": r.energy, "steps": r.steps, "evaluations": r.evaluations, "stopped": r.stopped,
-                "grad_norm": r.grad_norm, "cpu": rec["cpu"], **st}
+                "grad_norm": r.grad_norm, "cpu": rec["cpu"], "multiplet_tol": args.multiplet_tol, **st}
         rec.update(meta)
         _json_write(progress_path, progress)
         save_checkpoint(done_path, {"A": r.A, **r.curvature}, meta)
@@ -164,7 +165,7 @@ def cmd_optimize(args):
               f"stopped: {r.stopped}, |g| = {r.grad_norm:.1e}, {rec['cpu']:.0f} s CPU", flush=True)
         out_meta = {"model": "heisenberg", "ansatz": "single-site C4v", "D": args.D, "chi": st["chi"],
                     "energy_at_chi": r.energy, "seed": source,
-                    "schedule": args.stages, "stage": i, "cpu_s": sum(s.get("cpu", 0.0) for s in progress["stages"].values()),
+                    "schedule": args.stages, "multiplet_tol": args.multiplet_tol, "stage": i, "cpu_s": sum(s.get("cpu", 0.0) for s in progress["stages"].values()),
                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         save_tensor(args.out, r.A, out_meta)
         if args.copy_to:
@@ -186,7 +187,7 @@ def cmd_evaluate(args):
     for chi in (int(c) for c in args.chis.split(",")):
         t = time.process_time()
         ev = evaluate_ipeps(A, "heisenberg", chi, correlation=not args.no_correlation, tol=args.tol,
-                            max_iter=args.max_iter)
+                            max_iter=args.max_iter, multiplet_tol=args.multiplet_tol)
         ev.update(chi=chi, D=D, cpu=time.process_time() - t)
         if D in PUBLISHED:
             ev["minus_published"] = ev["energy"] - PUBLISHED[D]
@@ -250,7 +251,7 @@ def cmd_fdcheck(args):
 
     A, _ = load_tensor(args.tensor)
     A = jnp.asarray(A)
-    opts = {"tol": args.tol, "max_iter": args.max_iter}
+    opts = {"tol": args.tol, "max_iter": args.max_iter, "multiplet_tol": args.multiplet_tol}
     value = jax.jit(lambda B: ipeps_energy(B, "heisenberg", args.chi, **opts))
     e, g = jax.jit(jax.value_and_grad(lambda B: ipeps_energy(B, "heisenberg", args.chi, **opts)[0]))(A)
     d = g / jnp.linalg.norm(g)
@@ -307,6 +308,9 @@ def main(argv=None):
     f.add_argument("--eps", default="1e-3,1e-4,1e-5")
     f.add_argument("--tol", type=float, default=1e-12)
     f.add_argument("--max-iter", type=int, default=2000)
+    for mode in (o, e, f):
+        mode.add_argument("--multiplet-tol", type=float, default=None,
+                          help="CTMRG truncation that never splits a corner multiplet (relative gap)")
     args = p.parse_args(argv)
     return {"optimize": cmd_optimize, "evaluate": cmd_evaluate, "cost": cmd_cost,
             "fdcheck": cmd_fdcheck}[args.cmd](args)
