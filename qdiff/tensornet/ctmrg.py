@@ -314,6 +314,8 @@ def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol, mul
         residual = relative_change(env_prev, env)
         return env, CTMInfo(jnp.asarray(steps), lax.stop_gradient(change), change <= tol, trunc,
                             lax.stop_gradient(residual))
+    # fixed_point counts updates (its f runs iterations + 1 times); a CTMRG step is one run of the
+    # step map, so max_iter steps are max_iter − 1 updates and the steps taken are iterations + 1
     env, info = _prims.fixed_point_info(
         partial(_ctm_update, chi=chi, multiplet_tol=multiplet_tol), a, lax.stop_gradient(env0), method="iterate", tol=tol,
         maxiter=max_iter - 1, residual=_ctm_residual, has_aux=True, adjoint_method="iterate",
