@@ -24,12 +24,14 @@ Three modes, all with XLA pinned to one thread by the caller (see docs/benchmark
 
 * ``fdcheck``: is the χ-truncated energy smooth at a saved tensor?  Central differences of the
   energy along the normalised gradient against the AD directional derivative, each evaluation from a
-  fresh CTMRG, and the corner spectrum around the cut at χ (from a run at a larger χ)::
+  fresh CTMRG, and the enlarged-corner spectrum around the cut at each point's own χ fixed point
+  (a jump with different spectra at A ± εd is CTMRG reaching a different fixed point)::
 
       python benchmarks/tensornet_ipeps_large.py fdcheck benchmarks/results/heisenberg_c4v_D3_kink_chi27.npz --chi 27
 
   A difference ``E(A+εd) − E(A−εd)`` that does not shrink with ε is a jump of the energy (χ cutting
-  a near-degenerate pair of corner values), where no line search can make progress.
+  a near-degenerate pair of corner values, or CTMRG reaching another fixed point), where no line
+  search can make progress.
 
 Saved tensors are ``.npz`` files with ``A`` (d, D, D, D, D) and a JSON string ``meta``.
 """
@@ -245,7 +247,7 @@ def cmd_fdcheck(args):
     import numpy as np
 
     import qdiff  # noqa: F401
-    from qdiff.tensornet.ctmrg import corner_spectrum, ctmrg_info
+    from qdiff.tensornet.ctmrg import _enlarged_corner
     from qdiff.tensornet.ipeps import double_layer, symmetrize
     from qdiff.tensornet.ipeps_optimize import ipeps_energy
 
@@ -255,20 +257,24 @@ def cmd_fdcheck(args):
     value = jax.jit(lambda B: ipeps_energy(B, "heisenberg", args.chi, **opts))
     e, g = jax.jit(jax.value_and_grad(lambda B: ipeps_energy(B, "heisenberg", args.chi, **opts)[0]))(A)
     d = g / jnp.linalg.norm(g)
+
+    def cut_spectrum(B, env):
+        """Normalised |eigenvalues| of the enlarged corner at the χ fixed point, around the cut."""
+        Bs = symmetrize(B)
+        w = np.linalg.eigvalsh(np.asarray(_enlarged_corner(env.C, env.T, double_layer(Bs / jnp.linalg.norm(Bs)))))
+        s = np.sort(np.abs(w))[::-1]
+        lo = max(args.chi - 3, 0)
+        return {str(i + 1): round(float(v / s[0]), 6) for i, v in enumerate(s[lo:args.chi + 3], lo)}
+
     rows = []
     for eps in (float(x) for x in args.eps.split(",")):
-        (ep, (_, ip)), (em, (_, im)) = value(A + eps * d), value(A - eps * d)
+        (ep, (envp, ip)), (em, (envm, im)) = value(A + eps * d), value(A - eps * d)
         rows.append({"eps": eps, "fd": float((ep - em) / (2 * eps)), "jump": float(ep - em),
-                     "ctm_converged": bool(ip.converged) and bool(im.converged)})
-    As = symmetrize(A)
-    env, _ = ctmrg_info(double_layer(As / jnp.linalg.norm(As)), args.chi + 8, **opts)
-    s = np.abs(np.asarray(corner_spectrum(env)))
-    s = s / s[0]
-    lo = max(args.chi - 4, 0)
+                     "ctm_converged": bool(ip.converged) and bool(im.converged),
+                     "spectrum_plus": cut_spectrum(A + eps * d, envp), "spectrum_minus": cut_spectrum(A - eps * d, envm)})
+    _, (env, _) = value(A)
     print(json.dumps({"chi": args.chi, "energy": float(e), "ad_directional": float(jnp.vdot(g, d)),
-                      "central_differences": rows,
-                      "corner_spectrum": {str(i + 1): round(float(v), 6) for i, v in enumerate(s[lo:args.chi + 4], lo)}}),
-          flush=True)
+                      "central_differences": rows, "corner_spectrum": cut_spectrum(A, env)}), flush=True)
     return 0
 
 
