@@ -281,9 +281,9 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
         default ``tol``.
       env0: starting environment (default :func:`~qdiff.tensornet.ipeps.initial_env`).
       multiplet_tol: ``None`` (default): keep the χ largest ``|w|`` of the enlarged corner.  A
-        number ε: never split a (near-)multiplet — with ``s`` the descending ``|w|``, keep the
-        first ``k ≤ χ`` values, ``k`` the largest with ``s_k < (1 − ε) s_{k−1}`` (χ if none), and
-        zero the rest (``C``, ``T`` keep their χ-shapes).  χ then cutting a near-degenerate pair
+        number ε: never split a (near-)multiplet — with ``s₁ ≥ s₂ ≥ …`` the descending ``|w|``,
+        keep the first ``k ≤ χ`` values, ``k`` the largest with ``s_{k+1} < (1 − ε) s_k`` (χ if
+        none), and zero the rest (``C``, ``T`` keep their χ-shapes; nothing is cut when χ ≥ χD²).  χ then cutting a near-degenerate pair
         no longer makes the energy jump when the pair swaps order; the energy is smooth except
         where a gap at the cut crosses ε.  When the gap at χ already exceeds ε the result equals
         the plain truncation.
