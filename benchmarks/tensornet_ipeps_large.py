@@ -167,7 +167,8 @@ def cmd_optimize(args):
               f"stopped: {r.stopped}, |g| = {r.grad_norm:.1e}, {rec['cpu']:.0f} s CPU", flush=True)
         out_meta = {"model": "heisenberg", "ansatz": "single-site C4v", "D": args.D, "chi": st["chi"],
                     "energy_at_chi": r.energy, "seed": source,
-                    "schedule": args.stages, "multiplet_tol": args.multiplet_tol, "stage": i, "cpu_s": sum(s.get("cpu", 0.0) for s in progress["stages"].values()),
+                    "schedule": args.stages, "multiplet_tol": args.multiplet_tol, "stage": i,
+                    "cpu_s": sum(s.get("cpu", 0.0) for s in progress["stages"].values()),
                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         save_tensor(args.out, r.A, out_meta)
         if args.copy_to:
@@ -271,7 +272,8 @@ def cmd_fdcheck(args):
         (ep, (envp, ip)), (em, (envm, im)) = value(A + eps * d), value(A - eps * d)
         rows.append({"eps": eps, "fd": float((ep - em) / (2 * eps)), "jump": float(ep - em),
                      "ctm_converged": bool(ip.converged) and bool(im.converged),
-                     "spectrum_plus": cut_spectrum(A + eps * d, envp), "spectrum_minus": cut_spectrum(A - eps * d, envm)})
+                     "spectrum_plus": cut_spectrum(A + eps * d, envp),
+                     "spectrum_minus": cut_spectrum(A - eps * d, envm)})
     _, (env, _) = value(A)
     print(json.dumps({"chi": args.chi, "energy": float(e), "ad_directional": float(jnp.vdot(g, d)),
                       "central_differences": rows, "corner_spectrum": cut_spectrum(A, env)}), flush=True)

@@ -283,10 +283,11 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
       multiplet_tol: ``None`` (default): keep the χ largest ``|w|`` of the enlarged corner.  A
         number ε: never split a (near-)multiplet — with ``s₁ ≥ s₂ ≥ …`` the descending ``|w|``,
         keep the first ``k ≤ χ`` values, ``k`` the largest with ``s_{k+1} < (1 − ε) s_k`` (χ if
-        none), and zero the rest (``C``, ``T`` keep their χ-shapes; nothing is cut when χ ≥ χD²).  χ then cutting a near-degenerate pair
-        no longer makes the energy jump when the pair swaps order; the energy is smooth except
-        where a gap at the cut crosses ε.  When the gap at χ already exceeds ε the result equals
-        the plain truncation.
+        none), and zero the rest (``C``, ``T`` keep their χ-shapes; nothing is cut when
+        χ ≥ χD²).  A near-degenerate pair at the cut then no longer makes the energy jump when
+        the pair swaps order; jumps remain where a gap at the cut crosses ε, and where CTMRG
+        reaches a different fixed point.  When the gap at χ exceeds ε the result equals the
+        plain truncation.
 
     Returns:
       ``(env, info)``; ``env`` is in the canonical gauge, ``info`` a :class:`CTMInfo`.
@@ -317,8 +318,8 @@ def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol, mul
     # fixed_point counts updates (its f runs iterations + 1 times); a CTMRG step is one run of the
     # step map, so max_iter steps are max_iter − 1 updates and the steps taken are iterations + 1
     env, info = _prims.fixed_point_info(
-        partial(_ctm_update, chi=chi, multiplet_tol=multiplet_tol), a, lax.stop_gradient(env0), method="iterate", tol=tol,
-        maxiter=max_iter - 1, residual=_ctm_residual, has_aux=True, adjoint_method="iterate",
+        partial(_ctm_update, chi=chi, multiplet_tol=multiplet_tol), a, lax.stop_gradient(env0), method="iterate",
+        tol=tol, maxiter=max_iter - 1, residual=_ctm_residual, has_aux=True, adjoint_method="iterate",
         adjoint_tol=tol if adjoint_tol is None else adjoint_tol, adjoint_maxiter=max_iter)
     truncation, change, residual = info.aux
     return env, CTMInfo(info.iterations + 1, change, info.converged, truncation, residual)
