@@ -118,8 +118,8 @@ def u1_tensor(charges, total, key):
     state (±1/2) plus the virtual charges of the four legs equals ``total``, then C4v-symmetrised.
 
     The Néel state breaks SU(2) down to the U(1) of rotations about the ordered moment; in the rotated
-    frame a single-site tensor with this structure is invariant under it (Hasik, Poilblanc, Becca 2021 use
-    such tensors for the C4v optimum; their D=3 virtual charges, in units of Sz, are 0, 0, 1)."""
+    frame a single-site tensor with this structure is invariant under it (peps-torch builds such U(1)
+    C4v tensors for this model; its D=3 test state has virtual charges 0, 1, 0 in units of Sz)."""
     import itertools
 
     import jax.numpy as jnp
