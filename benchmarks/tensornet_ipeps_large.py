@@ -24,12 +24,20 @@ Three modes, all with XLA pinned to one thread by the caller (see docs/benchmark
 
 * ``fdcheck``: is the χ-truncated energy smooth at a saved tensor?  Central differences of the
   energy along the normalised gradient against the AD directional derivative, each evaluation from a
-  fresh CTMRG, and the corner spectrum around the cut at χ (from a run at a larger χ)::
+  fresh CTMRG, and the enlarged-corner spectrum around the cut at each point's own χ fixed point
+  (a jump with different spectra at A ± εd is CTMRG reaching a different fixed point)::
 
       python benchmarks/tensornet_ipeps_large.py fdcheck benchmarks/results/heisenberg_c4v_D3_kink_chi27.npz --chi 27
 
   A difference ``E(A+εd) − E(A−εd)`` that does not shrink with ε is a jump of the energy (χ cutting
-  a near-degenerate pair of corner values), where no line search can make progress.
+  a near-degenerate pair of corner values, or CTMRG reaching another fixed point), where no line
+  search can make progress.
+
+* ``u1check``: distance of saved tensors from U(1) symmetry about the best axis (see ``u1_residual``)::
+
+      python benchmarks/tensornet_ipeps_large.py u1check benchmarks/results/heisenberg_c4v_D3.npz
+
+  ``optimize --seed u1 --u1-charges 0,0,1 --key K`` starts from a random tensor in one U(1) sector.
 
 Saved tensors are ``.npz`` files with ``A`` (d, D, D, D, D) and a JSON string ``meta``.
 """
@@ -87,6 +95,13 @@ def _seed_tensor(args):
 
     if args.seed == "d2":
         A, source = optimize_ipeps("heisenberg", 2, 16, key=0, steps=120).A, "D=2 optimum at chi=16 (key 0)"
+    elif args.seed == "u1":
+        q = tuple(float(c) for c in args.u1_charges.split(","))
+        if len(q) != args.D:
+            raise SystemExit(f"--u1-charges: {len(q)} charges for D={args.D}")
+        A = u1_tensor(q, args.u1_total, args.key)
+        source = (f"random C4v tensor in the U(1) sector Sz + sum of virtual charges = {args.u1_total}, "
+                  f"virtual charges {q} (numpy key {args.key})")
     else:
         A, _ = load_tensor(args.seed)
         source = args.seed
@@ -96,6 +111,70 @@ def _seed_tensor(args):
     elif A.shape[1] > args.D:
         raise SystemExit(f"seed has D={A.shape[1]} > {args.D}")
     return np.asarray(A), source
+
+
+def u1_tensor(charges, total, key):
+    """Random real C4v tensor (2, D, D, D, D) with one U(1) charge: entries kept where Sz of the physical
+    state (±1/2) plus the virtual charges of the four legs equals ``total``, then C4v-symmetrised.
+
+    The Néel state breaks SU(2) down to the U(1) of rotations about the ordered moment; in the rotated
+    frame a single-site tensor with this structure is invariant under it (peps-torch builds such U(1)
+    C4v tensors for this model; its D=3 test state has virtual charges 0, 1, 0 in units of Sz)."""
+    import itertools
+
+    import jax.numpy as jnp
+    import numpy as np
+
+    from qdiff.tensornet import symmetrize
+
+    D, sz = len(charges), (0.5, -0.5)
+    mask = np.zeros((2,) + (D,) * 4)
+    for idx in itertools.product(range(2), *[range(D)] * 4):
+        if abs(sz[idx[0]] + sum(charges[i] for i in idx[1:]) - total) < 1e-12:
+            mask[idx] = 1.0
+    if not mask.any():
+        raise SystemExit(f"no entry has Sz + sum of charges {charges} = {total}")
+    A = np.asarray(symmetrize(jnp.asarray(mask * np.random.default_rng(key).standard_normal(mask.shape))))
+    return A / np.linalg.norm(A)
+
+
+def u1_residual(A, angles=361):
+    """How far ``A`` is from U(1) symmetry about an axis n = (sin φ, 0, cos φ) of the rotated frame.
+
+    Least squares over a real symmetric generator Q on the virtual space and a charge c of
+    ``‖(n·S) A + Σ_legs Q_leg A − c A‖ / ‖A‖``, minimised over φ on a grid (a real tensor has its moment in
+    the x–z plane).  Returns ``(residual, φ, charges)``, the charges being Q's eigenvalues minus the
+    smallest; residual ≈ 0 means U(1)-symmetric."""
+    import numpy as np
+
+    A = np.asarray(A) / np.linalg.norm(A)
+    d, D = A.shape[:2]
+    gens = []
+    for i in range(D):
+        for j in range(i, D):
+            E = np.zeros((D, D))
+            E[i, j] = E[j, i] = 1.0
+            gens.append(E)
+    cols = [sum(np.moveaxis(np.tensordot(E, A, axes=(1, k)), 0, k) for k in range(1, 5)).ravel() for E in gens]
+    M = np.array(cols + [-A.ravel()]).T
+    best = None
+    for phi in np.linspace(0.0, np.pi, angles):
+        S = np.cos(phi) * np.diag([0.5, -0.5]) + np.sin(phi) * np.array([[0.0, 0.5], [0.5, 0.0]])
+        b = -(S @ A.reshape(d, -1)).ravel()
+        x = np.linalg.lstsq(M, b, rcond=None)[0]
+        res = float(np.linalg.norm(M @ x - b))
+        if best is None or res < best[0]:
+            q = np.linalg.eigvalsh(sum(xi * E for xi, E in zip(x[:-1], gens)))
+            best = (res, float(phi), [float(v) for v in q - q[0]])
+    return best
+
+
+def cmd_u1check(args):
+    for path in args.tensors:
+        A, _ = load_tensor(path)
+        res, phi, q = u1_residual(A)
+        print(json.dumps({"tensor": path, "u1_residual": res, "phi": phi, "charges": q}), flush=True)
+    return 0
 
 
 def _json_write(path, obj):
@@ -152,10 +231,11 @@ def cmd_optimize(args):
         r = optimize_ipeps("heisenberg", args.D, st["chi"], A0=A, steps=st["steps"], gtol=st["gtol"],
                            memory=args.memory, ctm_tol=st["ctm_tol"], ctm_max_iter=args.ctm_max_iter,
                            ctm_adjoint_tol=st["adjoint_tol"], env_start=st["env_start"], curvature=curvature,
-                           checkpoint=os.path.join(args.work, tag + ".npz"), callback=callback)
+                           checkpoint=os.path.join(args.work, tag + ".npz"), callback=callback,
+                           ctm_multiplet_tol=args.multiplet_tol)
         rec["cpu"] = cpu0 + time.process_time() - t0
         meta = {"energy": r.energy, "steps": r.steps, "evaluations": r.evaluations, "stopped": r.stopped,
-                "grad_norm": r.grad_norm, "cpu": rec["cpu"], **st}
+                "grad_norm": r.grad_norm, "cpu": rec["cpu"], "multiplet_tol": args.multiplet_tol, **st}
         rec.update(meta)
         _json_write(progress_path, progress)
         save_checkpoint(done_path, {"A": r.A, **r.curvature}, meta)
@@ -164,7 +244,8 @@ def cmd_optimize(args):
               f"stopped: {r.stopped}, |g| = {r.grad_norm:.1e}, {rec['cpu']:.0f} s CPU", flush=True)
         out_meta = {"model": "heisenberg", "ansatz": "single-site C4v", "D": args.D, "chi": st["chi"],
                     "energy_at_chi": r.energy, "seed": source,
-                    "schedule": args.stages, "stage": i, "cpu_s": sum(s.get("cpu", 0.0) for s in progress["stages"].values()),
+                    "schedule": args.stages, "multiplet_tol": args.multiplet_tol, "stage": i,
+                    "cpu_s": sum(s.get("cpu", 0.0) for s in progress["stages"].values()),
                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         save_tensor(args.out, r.A, out_meta)
         if args.copy_to:
@@ -186,7 +267,7 @@ def cmd_evaluate(args):
     for chi in (int(c) for c in args.chis.split(",")):
         t = time.process_time()
         ev = evaluate_ipeps(A, "heisenberg", chi, correlation=not args.no_correlation, tol=args.tol,
-                            max_iter=args.max_iter)
+                            max_iter=args.max_iter, multiplet_tol=args.multiplet_tol)
         ev.update(chi=chi, D=D, cpu=time.process_time() - t)
         if D in PUBLISHED:
             ev["minus_published"] = ev["energy"] - PUBLISHED[D]
@@ -244,30 +325,35 @@ def cmd_fdcheck(args):
     import numpy as np
 
     import qdiff  # noqa: F401
-    from qdiff.tensornet.ctmrg import corner_spectrum, ctmrg_info
+    from qdiff.tensornet.ctmrg import _enlarged_corner
     from qdiff.tensornet.ipeps import double_layer, symmetrize
     from qdiff.tensornet.ipeps_optimize import ipeps_energy
 
     A, _ = load_tensor(args.tensor)
     A = jnp.asarray(A)
-    opts = {"tol": args.tol, "max_iter": args.max_iter}
+    opts = {"tol": args.tol, "max_iter": args.max_iter, "multiplet_tol": args.multiplet_tol}
     value = jax.jit(lambda B: ipeps_energy(B, "heisenberg", args.chi, **opts))
     e, g = jax.jit(jax.value_and_grad(lambda B: ipeps_energy(B, "heisenberg", args.chi, **opts)[0]))(A)
     d = g / jnp.linalg.norm(g)
+
+    def cut_spectrum(B, env):
+        """Normalised |eigenvalues| of the enlarged corner at the χ fixed point, around the cut."""
+        Bs = symmetrize(B)
+        w = np.linalg.eigvalsh(np.asarray(_enlarged_corner(env.C, env.T, double_layer(Bs / jnp.linalg.norm(Bs)))))
+        s = np.sort(np.abs(w))[::-1]
+        lo = max(args.chi - 3, 0)
+        return {str(i + 1): round(float(v / s[0]), 6) for i, v in enumerate(s[lo:args.chi + 3], lo)}
+
     rows = []
     for eps in (float(x) for x in args.eps.split(",")):
-        (ep, (_, ip)), (em, (_, im)) = value(A + eps * d), value(A - eps * d)
+        (ep, (envp, ip)), (em, (envm, im)) = value(A + eps * d), value(A - eps * d)
         rows.append({"eps": eps, "fd": float((ep - em) / (2 * eps)), "jump": float(ep - em),
-                     "ctm_converged": bool(ip.converged) and bool(im.converged)})
-    As = symmetrize(A)
-    env, _ = ctmrg_info(double_layer(As / jnp.linalg.norm(As)), args.chi + 8, **opts)
-    s = np.abs(np.asarray(corner_spectrum(env)))
-    s = s / s[0]
-    lo = max(args.chi - 4, 0)
+                     "ctm_converged": bool(ip.converged) and bool(im.converged),
+                     "spectrum_plus": cut_spectrum(A + eps * d, envp),
+                     "spectrum_minus": cut_spectrum(A - eps * d, envm)})
+    _, (env, _) = value(A)
     print(json.dumps({"chi": args.chi, "energy": float(e), "ad_directional": float(jnp.vdot(g, d)),
-                      "central_differences": rows,
-                      "corner_spectrum": {str(i + 1): round(float(v), 6) for i, v in enumerate(s[lo:args.chi + 4], lo)}}),
-          flush=True)
+                      "central_differences": rows, "corner_spectrum": cut_spectrum(A, env)}), flush=True)
     return 0
 
 
@@ -279,7 +365,9 @@ def main(argv=None):
     sub = p.add_subparsers(dest="cmd", required=True)
     o = sub.add_parser("optimize")
     o.add_argument("--D", type=int, required=True)
-    o.add_argument("--seed", default="d2", help="'d2' or a saved tensor (.npz)")
+    o.add_argument("--seed", default="d2", help="'d2', 'u1' (see --u1-charges) or a saved tensor (.npz)")
+    o.add_argument("--u1-charges", default="0,0,1", help="--seed u1: virtual charges, one per bond state")
+    o.add_argument("--u1-total", type=float, default=0.5, help="--seed u1: Sz + sum of the four legs' charges")
     o.add_argument("--noise", type=float, default=0.1)
     o.add_argument("--key", type=int, default=2)
     o.add_argument("--stages", required=True)
@@ -307,9 +395,14 @@ def main(argv=None):
     f.add_argument("--eps", default="1e-3,1e-4,1e-5")
     f.add_argument("--tol", type=float, default=1e-12)
     f.add_argument("--max-iter", type=int, default=2000)
+    u = sub.add_parser("u1check")
+    u.add_argument("tensors", nargs="+")
+    for mode in (o, e, f):
+        mode.add_argument("--multiplet-tol", type=float, default=None,
+                          help="CTMRG truncation that never splits a corner multiplet (relative gap)")
     args = p.parse_args(argv)
     return {"optimize": cmd_optimize, "evaluate": cmd_evaluate, "cost": cmd_cost,
-            "fdcheck": cmd_fdcheck}[args.cmd](args)
+            "fdcheck": cmd_fdcheck, "u1check": cmd_u1check}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ def _canonical_gauge(w, P, T_new):
     # degenerate blocks of w (contiguous because w is sorted by value)
     ws = lax.stop_gradient(w)
     scale = jnp.maximum(jnp.max(jnp.abs(ws)), jnp.finfo(ws.dtype).tiny)
-    gaps = ws[:-1] - ws[1:]
+    gaps = jnp.abs(ws[:-1] - ws[1:])  # |·|: cut (zero) values follow negative kept ones
     new_block = jnp.concatenate([jnp.zeros((1,), jnp.int32),
                                  (gaps > _DEGENERACY_TOL * scale).astype(jnp.int32)])
     block = jnp.cumsum(new_block)
@@ -143,18 +143,46 @@ def _canonical_gauge(w, P, T_new):
     return T_rot * sigma[:, None, None] * sigma[None, None, :]
 
 
-def _step(env: CTMEnv, a: jax.Array, chi: int) -> tuple[CTMEnv, jax.Array]:
-    """One canonical-gauge CTMRG step; returns ``(new_env, discarded_weight)``."""
+def _multiplet_cut(s: jax.Array, multiplet_tol: float) -> jax.Array:
+    """Number of values to keep so that no (near-)multiplet of ``s`` is split.
+
+    Args:
+      s: the ``χ+1`` largest ``|w|``, descending (``s[χ]`` is the largest discarded one).
+      multiplet_tol: relative gap ``(s_{j−1} − s_j)/s_{j−1}`` at or below which ``s_{j−1}`` and
+        ``s_j`` belong to one multiplet.
+
+    Returns:
+      the largest ``k ≤ χ`` with a gap between ``s_{k−1}`` and ``s_k`` (``χ`` when there is none).
+    """
+    keep = s.shape[0] - 1
+    gap = (s[:-1] - s[1:]) > multiplet_tol * s[:-1]  # gap[j]: keeping j + 1 values splits nothing
+    k = jnp.max(jnp.where(gap, jnp.arange(1, keep + 1), 0))
+    return jnp.where(k == 0, keep, k)
+
+
+def _step(env: CTMEnv, a: jax.Array, chi: int, multiplet_tol: float | None = None) -> tuple[CTMEnv, jax.Array]:
+    """One canonical-gauge CTMRG step; returns ``(new_env, discarded_weight)``.
+
+    With ``multiplet_tol`` the kept set ends at the last spectral gap at or below χ (see
+    :func:`_multiplet_cut`); the projector columns beyond the cut are zero, so ``C`` and ``T``
+    keep their ``χ``-shapes (trailing zero rows/columns) and nothing recompiles when the cut moves.
+    """
     M = _enlarged_corner(env.C, env.T, a)
     w_all, V = _prims.eigh(M)
     n = w_all.shape[0]
     keep = min(chi, n)
     w_fixed = lax.stop_gradient(w_all)
-    _, order = lax.top_k(jnp.abs(w_fixed), keep)
-    # among the kept ones, order by value so degenerate eigenvalues are adjacent
-    order = order[jnp.argsort(-w_fixed[order])]
+    if multiplet_tol is not None and keep < n:
+        s_top, top = lax.top_k(jnp.abs(w_fixed), keep + 1)
+        order, mask = top[:keep], jnp.arange(keep) < _multiplet_cut(s_top, multiplet_tol)
+    else:
+        _, order = lax.top_k(jnp.abs(w_fixed), keep)
+        mask = jnp.ones((keep,), bool)
+    # among the kept ones, order by value so degenerate eigenvalues are adjacent (cut ones last)
+    rank = jnp.argsort(jnp.where(mask, -w_fixed[order], jnp.inf))
+    order, mask = order[rank], mask[rank]
     # selection as a 0/1 matrix: products (and their transposes) instead of gathers/scatters
-    select = (jnp.arange(n)[:, None] == order[None, :]).astype(V.dtype)
+    select = ((jnp.arange(n)[:, None] == order[None, :]) & mask[None, :]).astype(V.dtype)
     w = w_all @ select
     P = V @ select
     T_new = _renormalised_edge(P, env.T, a)
@@ -169,9 +197,12 @@ def _step(env: CTMEnv, a: jax.Array, chi: int) -> tuple[CTMEnv, jax.Array]:
     return CTMEnv(C_new, T_new), lax.stop_gradient(1.0 - kept / total)
 
 
-def ctm_step(env: CTMEnv, a: jax.Array) -> CTMEnv:
-    """One symmetric CTMRG step in the canonical gauge: the map whose fixed point is the environment."""
-    return _step(env, a, env.chi)[0]
+def ctm_step(env: CTMEnv, a: jax.Array, multiplet_tol: float | None = None) -> CTMEnv:
+    """One symmetric CTMRG step in the canonical gauge: the map whose fixed point is the environment.
+
+    ``multiplet_tol``: as in :func:`ctmrg_info`.
+    """
+    return _step(env, a, env.chi, multiplet_tol)[0]
 
 
 def corner_spectrum(env: CTMEnv) -> jax.Array:
@@ -186,9 +217,9 @@ def _spectrum_change(env: CTMEnv, env_new: CTMEnv) -> jax.Array:
     return jnp.sum(jnp.abs(corner_spectrum(env_new) - corner_spectrum(env)))
 
 
-def _ctm_update(env: CTMEnv, a: jax.Array, chi: int):
+def _ctm_update(env: CTMEnv, a: jax.Array, chi: int, multiplet_tol: float | None = None):
     """The map iterated by :func:`ctmrg_info`: one step, and ``(truncation, spectrum change, residual)``."""
-    env_new, trunc = _step(env, a, chi)
+    env_new, trunc = _step(env, a, chi, multiplet_tol)
     return env_new, (trunc, _spectrum_change(env, env_new), relative_change(env, env_new))
 
 
@@ -204,7 +235,7 @@ def _ctm_residual(env: CTMEnv, env_new: CTMEnv, aux) -> jax.Array:
     return jnp.maximum(change, residual)
 
 
-def _validate(a, chi, tol, max_iter, gradient, steps):
+def _validate(a, chi, tol, max_iter, gradient, steps, multiplet_tol):
     shape = jnp.shape(a)
     if len(shape) != 4 or len(set(shape)) != 1:
         raise InputError(f"a must be a rank-4 tensor with four equal legs (D², D², D², D²), got shape {shape}")
@@ -220,11 +251,13 @@ def _validate(a, chi, tol, max_iter, gradient, steps):
         raise InputError(f"gradient must be 'fixed_point' or 'unrolled', got {gradient!r}")
     if not isinstance(steps, int) or steps < 1:
         raise InputError(f"steps must be a positive integer, got {steps!r}")
+    if multiplet_tol is not None and not (0 < multiplet_tol < 1):
+        raise InputError(f"multiplet_tol must be None or in (0, 1), got {multiplet_tol!r}")
 
 
 def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 200,
                gradient: str = "fixed_point", steps: int = 40, adjoint_tol: float | None = None,
-               env0: CTMEnv | None = None) -> tuple[CTMEnv, CTMInfo]:
+               env0: CTMEnv | None = None, multiplet_tol: float | None = None) -> tuple[CTMEnv, CTMInfo]:
     """Converged C4v CTMRG environment of the double-layer tensor ``a`` and diagnostics.
 
     Compiled with ``jax.jit`` (once per shape and options); for faster compilation, call it
@@ -247,6 +280,14 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
         stops (at most ``max_iter`` steps; see :mod:`qdiff.primitives.fixed_point_adjoint`);
         default ``tol``.
       env0: starting environment (default :func:`~qdiff.tensornet.ipeps.initial_env`).
+      multiplet_tol: ``None`` (default): keep the χ largest ``|w|`` of the enlarged corner.  A
+        number ε: never split a (near-)multiplet — with ``s₁ ≥ s₂ ≥ …`` the descending ``|w|``,
+        keep the first ``k ≤ χ`` values, ``k`` the largest with ``s_{k+1} < (1 − ε) s_k`` (χ if
+        none), and zero the rest (``C``, ``T`` keep their χ-shapes; nothing is cut when
+        χ ≥ χD²).  A near-degenerate pair at the cut then no longer makes the energy jump when
+        the pair swaps order; jumps remain where a gap at the cut crosses ε, and where CTMRG
+        reaches a different fixed point.  When the gap at χ exceeds ε the result equals the
+        plain truncation.
 
     Returns:
       ``(env, info)``; ``env`` is in the canonical gauge, ``info`` a :class:`CTMInfo`.
@@ -255,27 +296,30 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
       InputError: malformed ``a`` or options.
     """
     require_x64("ctmrg")
-    _validate(a, chi, tol, max_iter, gradient, steps)
+    _validate(a, chi, tol, max_iter, gradient, steps, multiplet_tol)
     if env0 is None:
         env0 = initial_env(lax.stop_gradient(a), chi)
     return _ctmrg_jit(a, env0, chi=chi, tol=float(tol), max_iter=max_iter, gradient=gradient, steps=steps,
-                      adjoint_tol=None if adjoint_tol is None else float(adjoint_tol))
+                      adjoint_tol=None if adjoint_tol is None else float(adjoint_tol),
+                      multiplet_tol=None if multiplet_tol is None else float(multiplet_tol))
 
 
-@partial(jax.jit, static_argnames=("chi", "tol", "max_iter", "gradient", "steps", "adjoint_tol"))
-def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol):
+@partial(jax.jit, static_argnames=("chi", "tol", "max_iter", "gradient", "steps", "adjoint_tol", "multiplet_tol"))
+def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol, multiplet_tol):
     """The compiled body of :func:`ctmrg_info` (one compilation per option set and shape)."""
     if gradient == "unrolled":
-        step = jax.checkpoint(lambda env, _: (_step(env, a, chi)[0], None))
+        step = jax.checkpoint(lambda env, _: (_step(env, a, chi, multiplet_tol)[0], None))
         env_prev, _ = lax.scan(step, env0, None, length=steps - 1)
-        env, trunc = _step(env_prev, a, chi)
+        env, trunc = _step(env_prev, a, chi, multiplet_tol)
         change = _spectrum_change(env_prev, env)
         residual = relative_change(env_prev, env)
         return env, CTMInfo(jnp.asarray(steps), lax.stop_gradient(change), change <= tol, trunc,
                             lax.stop_gradient(residual))
+    # fixed_point counts updates (its f runs iterations + 1 times); a CTMRG step is one run of the
+    # step map, so max_iter steps are max_iter − 1 updates and the steps taken are iterations + 1
     env, info = _prims.fixed_point_info(
-        partial(_ctm_update, chi=chi), a, lax.stop_gradient(env0), method="iterate", tol=tol,
-        maxiter=max_iter - 1, residual=_ctm_residual, has_aux=True, adjoint_method="iterate",
+        partial(_ctm_update, chi=chi, multiplet_tol=multiplet_tol), a, lax.stop_gradient(env0), method="iterate",
+        tol=tol, maxiter=max_iter - 1, residual=_ctm_residual, has_aux=True, adjoint_method="iterate",
         adjoint_tol=tol if adjoint_tol is None else adjoint_tol, adjoint_maxiter=max_iter)
     truncation, change, residual = info.aux
     return env, CTMInfo(info.iterations + 1, change, info.converged, truncation, residual)

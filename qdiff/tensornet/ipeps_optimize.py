@@ -146,15 +146,15 @@ class IPEPSResult:
     curvature: dict | None = None
 
 
-def _energy_of_params(x, C0, T0, h_nn, h_nnn, *, shape, chi, tol, max_iter, adjoint_tol=None):
+def _energy_of_params(x, C0, T0, h_nn, h_nnn, *, shape, chi, tol, max_iter, adjoint_tol=None, multiplet_tol=None):
     e, _, env, info = _energy_and_env(x.reshape(shape), h_nn, h_nnn, CTMEnv(C0, T0), chi, tol=tol,
-                                      max_iter=max_iter, adjoint_tol=adjoint_tol)
+                                      max_iter=max_iter, adjoint_tol=adjoint_tol, multiplet_tol=multiplet_tol)
     return e, (env, info)
 
 
 # one compiled program per (shape, chi, options): JAX's jit cache reuses it across runs
 _energy_value_and_grad = jax.jit(jax.value_and_grad(_energy_of_params, has_aux=True),
-                                 static_argnames=("shape", "chi", "tol", "max_iter", "adjoint_tol"),
+                                 static_argnames=("shape", "chi", "tol", "max_iter", "adjoint_tol", "multiplet_tol"),
                                  compiler_options=compiler_options())
 
 
@@ -170,7 +170,7 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
                    callback: Callable[[dict], Any] | None = None, gtol: float = 1e-7,
                    memory: int = 20, ctm_tol: float = 1e-10, ctm_max_iter: int = 300,
                    ctm_adjoint_tol: float | None = None, env_start: str = "fresh",
-                   curvature: dict | None = None) -> IPEPSResult:
+                   curvature: dict | None = None, ctm_multiplet_tol: float | None = None) -> IPEPSResult:
     """Minimise the energy per site of a single-site C4v iPEPS by L-BFGS, gradients by AD through CTMRG.
 
     Each evaluation converges CTMRG (see ``env_start``) and differentiates it at its fixed
@@ -210,6 +210,9 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         run with the same tensor shape; used only when a run starts, not when it resumes).  A
         run continued at a larger χ then takes well-scaled quasi-Newton steps from its first
         step instead of a unit-length steepest-descent trial.
+      ctm_multiplet_tol: CTMRG truncation that never splits a corner multiplet (relative gap;
+        ``multiplet_tol`` of :func:`~qdiff.tensornet.ctmrg.ctmrg_info`); default ``None``, the
+        plain χ largest values.
 
     Returns:
       :class:`IPEPSResult`.
@@ -242,7 +245,8 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
     A0 = A0 / np.linalg.norm(A0)
     shape = A0.shape
     statics = {"shape": tuple(shape), "chi": int(chi), "tol": float(ctm_tol), "max_iter": int(ctm_max_iter),
-               "adjoint_tol": None if ctm_adjoint_tol is None else float(ctm_adjoint_tol)}
+               "adjoint_tol": None if ctm_adjoint_tol is None else float(ctm_adjoint_tol),
+               "multiplet_tol": None if ctm_multiplet_tol is None else float(ctm_multiplet_tol)}
     n = int(np.prod(shape))
     if curvature is not None:
         curvature = _check_curvature(curvature, memory, n)
@@ -262,7 +266,7 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         return float(e), np.asarray(g, dtype=np.float64).ravel(), {"C": np.asarray(env.C), "T": np.asarray(env.T)}
 
     meta_expected = {"schema": _CHECKPOINT_SCHEMA, "model": model.name, "params": model.params, "D": D,
-                     "chi": chi, "memory": memory, "env_start": env_start}
+                     "chi": chi, "memory": memory, "env_start": env_start, "multiplet_tol": statics["multiplet_tol"]}
     history: list[float] = []
     state = None
     if checkpoint is not None and os.path.exists(checkpoint):

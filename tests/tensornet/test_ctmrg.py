@@ -3,9 +3,15 @@
 Outside numbers: Onsager's ln Z and energy of the square-lattice Ising model (the formulas are
 checked against finite differences of each other here), the exact correlation length
 1/ξ = ln coth β − 2β (T > T_c), analytic product-state energies, finite differences.
+
+The truncation that never splits a corner multiplet (``multiplet_tol``, last part) is checked against
+Onsager (no multiplet at the cut: nothing may change), finite differences with the cut active (a
+generic state, and one with exactly degenerate multiplets), the published D=2 C4v optimum (slow), and
+the exact property that cutting at the gap below χ is the plain truncation at that smaller χ.
 """
 
 import math
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -15,7 +21,7 @@ import pytest
 from qdiff.errors import InputError
 from qdiff.tensornet import (compiler_options, corner_spectrum, ctm_step, ctmrg, ctmrg_info, double_layer,
                              energy_per_site, heisenberg, ising_peps_tensor, ising_weight_tensor, log_kappa,
-                             random_tensor, symmetrize, transverse_ising)
+                             optimize_ipeps, random_tensor, symmetrize, transverse_ising)
 from qdiff.tensornet.observables import correlation_length
 
 CHI = 16
@@ -207,3 +213,79 @@ def test_bad_tensor_raises_input_error():
         ctmrg(jnp.ones((2, 2, 2)), 4)
     with pytest.raises(InputError, match="rank-4"):
         ctmrg(jnp.ones((2, 2, 3, 2)), 4)
+
+
+# --- truncation that never splits a corner multiplet ---
+# (off by default; its correctness tests each compile their own CTMRG program, ~5-10 s CPU, so slow)
+
+PUBLISHED_D2 = -0.6602310935  # C4v D=2 optimum (issue 4)
+
+
+def _multiplet_energy(A, chi, **options):
+    """Energy per site, and the number of corner values kept (non-zero diagonal of ``C``)."""
+    As = symmetrize(A)
+    env = ctmrg(double_layer(As), chi, tol=1e-12, max_iter=400, **options)
+    return energy_per_site(As, env, heisenberg()), jnp.sum(jnp.diag(env.C) != 0)
+
+
+@pytest.mark.slow
+def test_no_multiplet_at_the_cut_changes_nothing():
+    """Classical Ising β=0.3, χ=10: the corner values 10/11 are far apart, so ln Z and E = −∂lnZ/∂β
+    by AD equal Onsager's as with the plain truncation."""
+    def lnz(beta):
+        a = ising_weight_tensor(beta)
+        env, info = ctmrg_info(a, 10, tol=1e-11, multiplet_tol=1e-2)
+        return log_kappa(a, env), (jnp.sum(jnp.diag(env.C) != 0), info)
+
+    (value, (kept, info)), grad = jax.jit(jax.value_and_grad(lnz, has_aux=True))(jnp.asarray(0.3))
+    assert bool(info.converged) and int(kept) == 10
+    assert abs(float(value) - onsager_lnz(0.3)) < 1e-10
+    assert abs(-float(grad) - onsager_energy(0.3)) < 1e-8
+
+
+def _check_multiplet_cut(A, chi, multiplet_tol, kept, tangent, h, plain=False):
+    """The cut keeps ``kept < chi`` values; the gradient is finite and matches central differences
+    along ``tangent`` (4th order; 2nd order, error h²/6 times the third derivative, when ``h < 1e-3``);
+    with ``plain``, the energy equals the plain truncation at ``kept``."""
+    value_and_grad = jax.jit(jax.value_and_grad(partial(_multiplet_energy, chi=chi, multiplet_tol=multiplet_tol),
+                                                has_aux=True))
+    (e, n), g = value_and_grad(A)
+    assert int(n) == kept
+    assert bool(jnp.all(jnp.isfinite(g)))
+    t = tangent / jnp.linalg.norm(tangent)
+    energy = lambda A: value_and_grad(A)[0][0]  # noqa: E731
+    fd = float(_fd4(energy, A, t, h) if h >= 1e-3 else (energy(A + h * t) - energy(A - h * t)) / (2 * h))
+    assert abs(float(jnp.sum(g * t)) - fd) < 1e-7 * max(1.0, abs(fd))
+    if plain:
+        assert abs(float(e - jax.jit(partial(_multiplet_energy, chi=kept))(A)[0])) < 1e-11
+
+
+@pytest.mark.slow
+def test_multiplet_cut_on_exactly_degenerate_spectrum():
+    """Z2-symmetric Ising PEPS (β=0.6): at χ=12 the corner values 11–13 lie within 2.1 % and 10/11
+    differ ×8, so ``multiplet_tol=3e-2`` keeps 10 (and equals plain χ=10); the tangent keeps the Z2
+    symmetry (and the degeneracies of the corner spectrum)."""
+    A = ising_peps_tensor(0.6)
+    t = symmetrize(jax.random.normal(jax.random.PRNGKey(5), A.shape))
+    _check_multiplet_cut(A, 12, 3e-2, 10, 0.5 * (t + jnp.flip(t)), 1e-3, plain=True)
+
+
+@pytest.mark.slow
+def test_multiplet_cut_on_generic_state():
+    """Generic C4v D=2 state: at χ=10 its corner values 10/11 lie within 4 % and 9/10 differ by 34 %,
+    so ``multiplet_tol=5e-2`` keeps 9; a generic tangent."""
+    A = random_tensor(jax.random.PRNGKey(7), 2, 2) + 0.5 * ising_peps_tensor(0.2)
+    A = symmetrize(A) / jnp.linalg.norm(symmetrize(A))
+    _check_multiplet_cut(A, 10, 5e-2, 9, symmetrize(jax.random.normal(jax.random.PRNGKey(3), A.shape)), 1e-4)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, -1e-3])
+def test_bad_multiplet_tol_raises_input_error(value):
+    with pytest.raises(InputError, match="multiplet_tol"):
+        ctmrg(ising_weight_tensor(0.3), 4, multiplet_tol=value)
+
+
+@pytest.mark.slow
+def test_d2_random_start_reaches_published_optimum_with_multiplet_truncation():
+    r = optimize_ipeps("heisenberg", 2, 16, key=0, steps=120, ctm_multiplet_tol=1e-2)
+    assert abs(r.energy - PUBLISHED_D2) < 1e-6
