@@ -234,9 +234,14 @@ def transition_matrices(step: RotorStep, psi, lam, n: int):
     return jnp.stack(mats)
 
 
+def wants_grads(step: RotorStep) -> bool:
+    """Whether the step has parametrised gates (otherwise its backward only undoes it)."""
+    return any(op.pidx >= 0 for op in step.ops)
+
+
 def rotor_grads(step: RotorStep, params, psi, lam, n: int) -> list:
     """``[(pidx array, Re Σ K̃ M)]`` for the parametrised ops of a RotorStep (ψ, λ after the step)."""
-    if not any(op.pidx >= 0 for op in step.ops):
+    if not wants_grads(step):
         return []
     return _grads_from(step, params, transition_matrices(step, psi, lam, n))
 
@@ -257,6 +262,12 @@ def _grads_from(step: RotorStep, params, mq) -> list:
     return out
 
 
+def grads_from_transitions(step: RotorStep, params, ms) -> list:
+    """Gradient terms of a scanned step from its (n, 2, 2) transition matrices in qubit order (the
+    full ``M_q`` or the reduced ``M'_q`` of :func:`qubit_transitions`: both give the same terms)."""
+    return _grads_from(step, params, ms[np.array([q for q, _ in step.chains])])
+
+
 def qubit_transitions(step: RotorStep, ud, psi, lam, n: int):
     """Walk ψ and λ (shape (1, 2**n)) back through a scanned rotor layer one qubit per step, reading
     what the gradient needs of every ``M_q``: ``(M', ψ_in, λ_in)`` with ``M'`` of shape (n, 2, 2) in
@@ -270,7 +281,7 @@ def qubit_transitions(step: RotorStep, ud, psi, lam, n: int):
     the full ``M_q``.  XLA CPU runs such reductions serially, so at 10 qubits they were most of
     the backward pass of a layer (n=10, depth 1000, energy+gradient ≈ 0.11 → 0.085 s).
     """
-    want = any(op.pidx >= 0 for op in step.ops)
+    want = wants_grads(step)
 
     def one(carry, u):
         p, l = carry
@@ -290,24 +301,8 @@ def qubit_transitions(step: RotorStep, ud, psi, lam, n: int):
 
 
 def rotor_backward_scan(step: RotorStep, params, psi, lam, n: int):
-    """One backward step of a scanned layer, one qubit per scan step: ``(grads, ψ_in, λ_in)``.
-
-    ``M_q`` is read off while qubit ``q`` leads (gates on the other qubits, undone or not, act
-    unitarily on the summed-over rest and leave ``M_q`` unchanged), then ``U_q†`` is applied to ψ
-    and λ.  Slower per layer than :func:`qdiff.circuits.rotor_blocks.rotor_backward` but a smaller
-    program: used for layers outside a repeat body (run once, compiled once each).
-    """
-    ud = _all_qubit_unitaries(step, params, True, n)
-    want = any(op.pidx >= 0 for op in step.ops)
-
-    def one(carry, u):
-        p, l = carry
-        m = jnp.zeros((2, 2), jnp.complex128)
-        if want:
-            m = jnp.conj(l.reshape(2, -1)) @ p.reshape(2, -1).T  # m[a, b] = Σ_rest conj(λ[a, rest]) ψ[b, rest]
-        return (lead_apply(p, u), lead_apply(l, u)), m
-
-    (psi, lam), ms = lax.scan(one, (psi, lam), ud)
-    if not want:
-        return [], psi, lam
-    return _grads_from(step, params, ms[np.array([q for q, _ in step.chains])]), psi, lam
+    """One backward step of a scanned layer outside a repeat body, one qubit per scan step:
+    ``(grads, ψ_in, λ_in)`` — :func:`qubit_transitions` with the layer's inverse unitaries (repeat
+    bodies compute those for all repetitions ahead of their loop instead)."""
+    ms, psi, lam = qubit_transitions(step, _all_qubit_unitaries(step, params, True, n), psi, lam, n)
+    return ([] if ms is None else grads_from_transitions(step, params, ms)), psi, lam

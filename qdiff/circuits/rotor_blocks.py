@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .compile import RotorStep
-from .rotor import _all_qubit_unitaries, _grads_from, qubit_transitions
+from .rotor import _all_qubit_unitaries, qubit_transitions, wants_grads
 
 
 _BLOCK = 3
@@ -97,10 +97,6 @@ def backward_prepare(step: RotorStep, params, n: int):
     return _all_qubit_unitaries(step, params, True, n)
 
 
-def wants_grads(step: RotorStep) -> bool:
-    return any(op.pidx >= 0 for op in step.ops)
-
-
 def backward_transitions(step: RotorStep, ud, psi, lam, n: int):
     """The scanned backward step from the inverse unitaries ``ud`` (n, 2, 2): ``(M, ψ_in, λ_in)``
     with ``M`` the (n, 2, 2) transition matrices in qubit order (None: the step has no parameters);
@@ -143,8 +139,3 @@ def backward_transitions(step: RotorStep, ud, psi, lam, n: int):
     if not want:
         return None, psi, lam
     return (jnp.concatenate(parts) if len(parts) > 1 else parts[0]), psi, lam
-
-
-def grads_from_transitions(step: RotorStep, params, ms) -> list:
-    """Gradient terms of a scanned step from its (n, 2, 2) transition matrices in qubit order."""
-    return _grads_from(step, params, ms[np.array([q for q, _ in step.chains])])

@@ -33,7 +33,8 @@ from jax.custom_batching import custom_vmap
 from ..errors import InputError
 from .compile import PermStep, Program, RepeatStep, compile_circuit
 from .kernels import perm_index, prepare, prepare_one, step_apply, step_backward
-from .rotor_blocks import BLOCKS_FROM, grads_from_transitions
+from .rotor import grads_from_transitions
+from .rotor_blocks import BLOCKS_FROM
 
 _METHODS = ("adjoint", "backprop")
 
