@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import InputError
-from .kernels import flip, index, parity, pauli_phase
+from .kernels import flip, index, materialize, parity, pauli_phase
 
 
 @dataclass(frozen=True)
@@ -202,11 +202,25 @@ def _jitted(obs: Observable, n: int):
     def hpsi(state):
         return _apply(obs, state.reshape(-1, state.shape[-1]), n).reshape(state.shape)
 
-    @jax.jit
-    def expect(state):
-        return jnp.real(jnp.sum(jnp.conj(state) * hpsi(state), axis=-1))
+    def energy(state, h):
+        return jnp.real(jnp.sum(jnp.conj(state) * h, axis=-1))
 
-    return hpsi, expect
+    @jax.custom_jvp
+    def expect(state):
+        return energy(state, hpsi(state))
+
+    @expect.defjvp
+    def expect_jvp(primals, tangents):
+        # H is Hermitian: d⟨ψ|H|ψ⟩ = 2 Re⟨dψ|Hψ⟩, so one application of H serves the value and
+        # the derivative.  Plain AD applied H again in the transposed pass, and XLA fused each
+        # application into every consumer (three kernels each reading 2n flipped copies of the
+        # state for a Heisenberg ring); `materialize` keeps Hψ one computed array.  n=20, value and
+        # gradient of the energy of a state: compile 1.2–1.4 → 0.44–0.5 s, run 0.29–0.38 → 0.1 s.
+        (state,), (dstate,) = primals, tangents
+        h = materialize(hpsi(state))
+        return energy(state, h), 2.0 * jnp.real(jnp.sum(jnp.conj(dstate) * h, axis=-1))
+
+    return hpsi, jax.jit(expect)
 
 
 def _nstate(obs, state):
