@@ -23,6 +23,11 @@ import sys
 import tempfile
 import time
 
+# this checkout's qdiff, not the one an editable install points at (the `--case` subprocesses and a
+# direct `python benchmarks/circuits.py --case qdiff` from a second worktree would otherwise both
+# import the installed tree)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 PIN = {"XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "QULACS_NUM_THREADS": "1"}
 
