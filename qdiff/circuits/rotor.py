@@ -99,7 +99,8 @@ qubit's axis instead of a stack of the two output rows.  XLA CPU emits the stack
 that picks the row per element; once the state outgrows the cache that runs slower (one layer of
 one-qubit steps in a scan, one thread, shared VM: n=16 1.5 against 1.8 ms, n=17 3.4 against
 4.8 ms, n=20 34–42 against 56–64 ms) and it always compiles slower.  Below, the two forms run at
-the same speed in isolation, but the sum form made the whole n=10 program 8–15 % slower."""
+the same speed in isolation, but the sum form made the whole n=10 program slower (energy+gradient
+at depth 1000 +8 to +25 %)."""
 
 
 def apply_2x2(psi, n: int, q: int, u):
@@ -181,8 +182,8 @@ def apply_4x4(psi, n: int, q: int, u):
     """Apply the 4×4 matrix ``u`` to qubits ``q, q+1`` (``q`` the high bit of ``u``'s index) of
     ``psi`` (shape (k, 2**n)), in place, as a product summed over the pair's axis (``n`` is at
     least ``_IN_PLACE_FROM`` > ``_SUM_FORM_FROM``).  The earlier stack of the four output rows took
-    ≈ 0.08 s of XLA compile time per kernel (≈ 0.8 s for the ten of a layer at n=20) against ≈ 0.025 s,
-    and ran slower: n=20, depth 20, energy 0.88–0.90 → 0.76 s in one process, alternating."""
+    ≈ 0.08 s of XLA compile time per kernel against ≈ 0.03 s, and ran slower (the ten kernels of a layer
+    at n=20 after the CNOT gather: compile 0.86–0.95 → 0.28–0.31 s, run 73–77 → 36–37 ms)."""
     k = psi.shape[0]
     v = psi.reshape(k, 1 << q, 1, 4, 1 << (n - q - 2))
     return jnp.sum(u[:, :, None] * v, axis=3).reshape(k, -1)
