@@ -235,7 +235,10 @@ def _ctm_residual(env: CTMEnv, env_new: CTMEnv, aux) -> jax.Array:
     return jnp.maximum(change, residual)
 
 
-def _validate(a, chi, tol, max_iter, gradient, steps, multiplet_tol):
+_ADJOINT_METHODS = ("iterate", "gmres")
+
+
+def _validate(a, chi, tol, max_iter, gradient, steps, multiplet_tol, adjoint_method="iterate"):
     shape = jnp.shape(a)
     if len(shape) != 4 or len(set(shape)) != 1:
         raise InputError(f"a must be a rank-4 tensor with four equal legs (D², D², D², D²), got shape {shape}")
@@ -253,11 +256,14 @@ def _validate(a, chi, tol, max_iter, gradient, steps, multiplet_tol):
         raise InputError(f"steps must be a positive integer, got {steps!r}")
     if multiplet_tol is not None and not (0 < multiplet_tol < 1):
         raise InputError(f"multiplet_tol must be None or in (0, 1), got {multiplet_tol!r}")
+    if adjoint_method not in _ADJOINT_METHODS:
+        raise InputError(f"adjoint_method must be one of {_ADJOINT_METHODS}, got {adjoint_method!r}")
 
 
 def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 200,
                gradient: str = "fixed_point", steps: int = 40, adjoint_tol: float | None = None,
-               env0: CTMEnv | None = None, multiplet_tol: float | None = None) -> tuple[CTMEnv, CTMInfo]:
+               env0: CTMEnv | None = None, multiplet_tol: float | None = None,
+               adjoint_method: str = "iterate") -> tuple[CTMEnv, CTMInfo]:
     """Converged C4v CTMRG environment of the double-layer tensor ``a`` and diagnostics.
 
     Compiled with ``jax.jit`` (once per shape and options); for faster compilation, call it
@@ -288,6 +294,14 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
         the pair swaps order; jumps remain where a gap at the cut crosses ε, and where CTMRG
         reaches a different fixed point.  When the gap at χ exceeds ε the result equals the
         plain truncation.
+      adjoint_method: how the gradient's linear system ``(I − (∂_env f)ᵀ) w = ē`` is solved.
+        ``"iterate"`` (default): plain (Richardson) iteration, the cheapest program; it contracts
+        at the rate of CTMRG's own Jacobian, so where that has an eigenvalue close to 1 (slow
+        CTMRG convergence, near-degenerate corner multiplets) it stops at ``max_iter`` steps, or on
+        a small relative update far from the solution, and the gradient is inaccurate (a warning
+        is logged when the final update exceeds ``10·adjoint_tol``).  ``"gmres"``: restarted
+        GMRES(30) on the same system, at most ``max_iter`` matrix–vector products (one transposed
+        CTMRG step each), stopping at a relative residual ``adjoint_tol``.
 
     Returns:
       ``(env, info)``; ``env`` is in the canonical gauge, ``info`` a :class:`CTMInfo`.
@@ -296,16 +310,18 @@ def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 20
       InputError: malformed ``a`` or options.
     """
     require_x64("ctmrg")
-    _validate(a, chi, tol, max_iter, gradient, steps, multiplet_tol)
+    _validate(a, chi, tol, max_iter, gradient, steps, multiplet_tol, adjoint_method)
     if env0 is None:
         env0 = initial_env(lax.stop_gradient(a), chi)
     return _ctmrg_jit(a, env0, chi=chi, tol=float(tol), max_iter=max_iter, gradient=gradient, steps=steps,
                       adjoint_tol=None if adjoint_tol is None else float(adjoint_tol),
-                      multiplet_tol=None if multiplet_tol is None else float(multiplet_tol))
+                      multiplet_tol=None if multiplet_tol is None else float(multiplet_tol),
+                      adjoint_method=adjoint_method)
 
 
-@partial(jax.jit, static_argnames=("chi", "tol", "max_iter", "gradient", "steps", "adjoint_tol", "multiplet_tol"))
-def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol, multiplet_tol):
+@partial(jax.jit, static_argnames=("chi", "tol", "max_iter", "gradient", "steps", "adjoint_tol", "multiplet_tol",
+                                   "adjoint_method"))
+def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol, multiplet_tol, adjoint_method):
     """The compiled body of :func:`ctmrg_info` (one compilation per option set and shape)."""
     if gradient == "unrolled":
         step = jax.checkpoint(lambda env, _: (_step(env, a, chi, multiplet_tol)[0], None))
@@ -319,7 +335,7 @@ def _ctmrg_jit(a, env0, *, chi, tol, max_iter, gradient, steps, adjoint_tol, mul
     # step map, so max_iter steps are max_iter − 1 updates and the steps taken are iterations + 1
     env, info = _prims.fixed_point_info(
         partial(_ctm_update, chi=chi, multiplet_tol=multiplet_tol), a, lax.stop_gradient(env0), method="iterate",
-        tol=tol, maxiter=max_iter - 1, residual=_ctm_residual, has_aux=True, adjoint_method="iterate",
+        tol=tol, maxiter=max_iter - 1, residual=_ctm_residual, has_aux=True, adjoint_method=adjoint_method,
         adjoint_tol=tol if adjoint_tol is None else adjoint_tol, adjoint_maxiter=max_iter)
     truncation, change, residual = info.aux
     return env, CTMInfo(info.iterations + 1, change, info.converged, truncation, residual)
