@@ -120,18 +120,12 @@ def u1_tensor(charges, total, key):
     The Néel state breaks SU(2) down to the U(1) of rotations about the ordered moment; in the rotated
     frame a single-site tensor with this structure is invariant under it (peps-torch builds such U(1)
     C4v tensors for this model; its D=3 test state has virtual charges 0, 1, 0 in units of Sz)."""
-    import itertools
-
     import jax.numpy as jnp
     import numpy as np
 
     from qdiff.tensornet import symmetrize
 
-    D, sz = len(charges), (0.5, -0.5)
-    mask = np.zeros((2,) + (D,) * 4)
-    for idx in itertools.product(range(2), *[range(D)] * 4):
-        if abs(sz[idx[0]] + sum(charges[i] for i in idx[1:]) - total) < 1e-12:
-            mask[idx] = 1.0
+    mask = u1_mask(charges, total)
     if not mask.any():
         raise SystemExit(f"no entry has Sz + sum of charges {charges} = {total}")
     A = np.asarray(symmetrize(jnp.asarray(mask * np.random.default_rng(key).standard_normal(mask.shape))))
@@ -232,10 +226,11 @@ def cmd_optimize(args):
                            memory=args.memory, ctm_tol=st["ctm_tol"], ctm_max_iter=args.ctm_max_iter,
                            ctm_adjoint_tol=st["adjoint_tol"], env_start=st["env_start"], curvature=curvature,
                            checkpoint=os.path.join(args.work, tag + ".npz"), callback=callback,
-                           ctm_multiplet_tol=args.multiplet_tol)
+                           ctm_multiplet_tol=args.multiplet_tol, ctm_adjoint_method=args.adjoint_method)
         rec["cpu"] = cpu0 + time.process_time() - t0
         meta = {"energy": r.energy, "steps": r.steps, "evaluations": r.evaluations, "stopped": r.stopped,
-                "grad_norm": r.grad_norm, "cpu": rec["cpu"], "multiplet_tol": args.multiplet_tol, **st}
+                "grad_norm": r.grad_norm, "cpu": rec["cpu"], "multiplet_tol": args.multiplet_tol,
+                "adjoint_method": args.adjoint_method, **st}
         rec.update(meta)
         _json_write(progress_path, progress)
         save_checkpoint(done_path, {"A": r.A, **r.curvature}, meta)
@@ -245,6 +240,7 @@ def cmd_optimize(args):
         out_meta = {"model": "heisenberg", "ansatz": "single-site C4v", "D": args.D, "chi": st["chi"],
                     "energy_at_chi": r.energy, "seed": source,
                     "schedule": args.stages, "multiplet_tol": args.multiplet_tol, "stage": i,
+                    "adjoint_method": args.adjoint_method,
                     "cpu_s": sum(s.get("cpu", 0.0) for s in progress["stages"].values()),
                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         save_tensor(args.out, r.A, out_meta)
@@ -331,7 +327,8 @@ def cmd_fdcheck(args):
 
     A, _ = load_tensor(args.tensor)
     A = jnp.asarray(A)
-    opts = {"tol": args.tol, "max_iter": args.max_iter, "multiplet_tol": args.multiplet_tol}
+    opts = {"tol": args.tol, "max_iter": args.max_iter, "multiplet_tol": args.multiplet_tol,
+            "adjoint_method": args.adjoint_method}
     value = jax.jit(lambda B: ipeps_energy(B, "heisenberg", args.chi, **opts))
     e, g = jax.jit(jax.value_and_grad(lambda B: ipeps_energy(B, "heisenberg", args.chi, **opts)[0]))(A)
     d = g / jnp.linalg.norm(g)
@@ -448,6 +445,113 @@ def cmd_adjcheck(args):
     return 0
 
 
+def u1_mask(charges, total):
+    """0/1 array (2, D, D, D, D): entries with Sz of the physical state plus the four legs' virtual charges
+    equal to ``total`` (C4v-closed, since the condition is symmetric in the legs)."""
+    import itertools
+
+    import numpy as np
+
+    D, sz = len(charges), (0.5, -0.5)
+    mask = np.zeros((2,) + (D,) * 4)
+    for idx in itertools.product(range(2), *[range(D)] * 4):
+        if abs(sz[idx[0]] + sum(charges[i] for i in idx[1:]) - total) < 1e-12:
+            mask[idx] = 1.0
+    return mask
+
+
+def cmd_u1opt(args):
+    """L-BFGS-B (scipy) on the tensors of one U(1) sector: A = sym(mask ⊙ x), fresh CTMRG per evaluation.
+
+    The best tensor so far is written atomically to ``--out`` after every iteration; re-running the same
+    command resumes from it (scipy's L-BFGS-B memory starts afresh)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import scipy.optimize as so
+
+    import qdiff  # noqa: F401
+    from qdiff.tensornet import compiler_options, symmetrize
+    from qdiff.tensornet.ipeps_optimize import _energy_and_env, _fresh_env
+    from qdiff.tensornet.models import heisenberg
+
+    charges = tuple(float(c) for c in args.u1_charges.split(","))
+    mask = u1_mask(charges, args.u1_total)
+    if not mask.any():
+        raise SystemExit(f"no entry has Sz + sum of charges {charges} = {args.u1_total}")
+    h = jnp.asarray(heisenberg().h_nn)
+    chi = args.chi
+    opts = {"tol": args.tol, "max_iter": args.max_iter, "adjoint_tol": args.adjoint_tol,
+            "multiplet_tol": args.multiplet_tol, "adjoint_method": args.adjoint_method}
+
+    def energy(x):
+        A = symmetrize(jnp.asarray(mask) * x.reshape(mask.shape))
+        A = A / jnp.linalg.norm(A)
+        env0 = jax.lax.stop_gradient(_fresh_env(A.ravel(), shape=A.shape, chi=chi))
+        e, _, _, info = _energy_and_env(A, h, None, env0, chi, **opts)
+        return e, info
+
+    vg = jax.jit(jax.value_and_grad(energy, has_aux=True), compiler_options=compiler_options())
+    meta_prev = {}
+    if os.path.exists(args.out):
+        x0, meta_prev = load_tensor(args.out)
+        source = f"resumed from {args.out}"
+    elif args.seed:
+        x0, _ = load_tensor(args.seed)
+        source = f"{args.seed} projected onto the sector"
+    else:
+        x0 = np.random.default_rng(args.key).standard_normal(mask.shape)
+        source = f"random in the sector (numpy key {args.key})"
+    x0 = np.asarray(symmetrize(jnp.asarray(mask * x0))).ravel()
+    x0 = x0 / np.linalg.norm(x0)
+    cpu0 = time.process_time() - meta_prev.get("cpu_s", 0.0)
+    hist = list(meta_prev.get("history", []))
+    best = {"e": meta_prev.get("energy_at_chi", np.inf), "x": x0}
+    print(f"# sector charges {charges}, total {args.u1_total}: {int(mask.sum())} entries; chi={chi}; {source}",
+          flush=True)
+
+    class _Stop(Exception):
+        pass
+
+    def f(x):
+        (e, info), g = vg(jnp.asarray(x))
+        e, g = float(e), np.asarray(g, np.float64)
+        if not np.isfinite(e):
+            raise _Stop
+        hist.append(e)
+        if e < best["e"]:
+            best.update(e=e, x=np.array(x))
+        if len(hist) % args.print_every == 0:
+            print(f"eval {len(hist):4d}  e = {e:.10f}  |g| = {np.linalg.norm(g):.2e}  ctm {int(info.iterations)}"
+                  f"{'' if bool(info.converged) else ' (not converged)'}  cpu {time.process_time() - cpu0:.0f} s",
+                  flush=True)
+        if time.process_time() - cpu0 > args.cpu_limit:
+            raise _Stop
+        return e, g
+
+    def save():
+        A = np.asarray(symmetrize(jnp.asarray(mask * best["x"].reshape(mask.shape))))
+        save_tensor(args.out, A / np.linalg.norm(A),
+                    {"model": "heisenberg", "ansatz": "single-site C4v, one U(1) sector", "D": len(charges),
+                     "chi": chi, "energy_at_chi": best["e"], "u1_charges": charges, "u1_total": args.u1_total,
+                     "seed": meta_prev.get("seed", source), "adjoint_method": args.adjoint_method,
+                     "ctm_options": {k: v for k, v in opts.items()}, "evaluations": len(hist), "history": hist,
+                     "cpu_s": time.process_time() - cpu0, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+
+    status = "cpu_limit"
+    try:
+        r = so.minimize(f, x0, jac=True, method="L-BFGS-B", callback=lambda xk: save(),
+                        options={"maxcor": args.memory, "maxiter": args.steps, "gtol": args.gtol, "ftol": 1e-15})
+        status = r.message if isinstance(r.message, str) else r.message.decode()
+    except _Stop:
+        pass
+    save()
+    print(json.dumps({"charges": charges, "total": args.u1_total, "chi": chi, "parameters": int(mask.sum()),
+                      "best_energy": best["e"], "evaluations": len(hist), "stopped": status,
+                      "cpu_s": round(time.process_time() - cpu0, 1), "out": args.out}), flush=True)
+    return 0
+
+
 def main(argv=None):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     if root not in sys.path:  # the qdiff of this checkout, not an installed one
@@ -499,14 +603,34 @@ def main(argv=None):
     a.add_argument("--eigs", type=int, default=6, help="number of dominant Jacobian eigenvalues")
     a.add_argument("--key", type=int, default=0)
     a.add_argument("--json", default=None)
+    for mode in (o, f):
+        mode.add_argument("--adjoint-method", choices=("iterate", "gmres"), default="iterate",
+                          help="how the gradient's adjoint linear system is solved (ctm_adjoint_method)")
+    w = sub.add_parser("u1opt")
+    w.add_argument("--u1-charges", required=True, help="virtual charges, one per bond state, e.g. 0,1,-1")
+    w.add_argument("--u1-total", type=float, default=0.5)
+    w.add_argument("--chi", type=int, default=36)
+    w.add_argument("--key", type=int, default=0)
+    w.add_argument("--seed", default=None, help="start from this saved tensor, projected onto the sector")
+    w.add_argument("--tol", type=float, default=1e-9)
+    w.add_argument("--adjoint-tol", type=float, default=1e-8)
+    w.add_argument("--max-iter", type=int, default=400)
+    w.add_argument("--adjoint-method", choices=("iterate", "gmres"), default="gmres")
+    w.add_argument("--memory", type=int, default=30)
+    w.add_argument("--steps", type=int, default=500)
+    w.add_argument("--gtol", type=float, default=1e-8)
+    w.add_argument("--cpu-limit", type=float, default=1800.0)
+    w.add_argument("--print-every", type=int, default=1)
+    w.add_argument("--out", required=True)
     u = sub.add_parser("u1check")
     u.add_argument("tensors", nargs="+")
-    for mode in (o, e, f, a):
+    for mode in (o, e, f, a, w):
         mode.add_argument("--multiplet-tol", type=float, default=None,
                           help="CTMRG truncation that never splits a corner multiplet (relative gap)")
     args = p.parse_args(argv)
     return {"optimize": cmd_optimize, "evaluate": cmd_evaluate, "cost": cmd_cost,
-            "fdcheck": cmd_fdcheck, "u1check": cmd_u1check, "adjcheck": cmd_adjcheck}[args.cmd](args)
+            "fdcheck": cmd_fdcheck, "u1check": cmd_u1check, "adjcheck": cmd_adjcheck,
+            "u1opt": cmd_u1opt}[args.cmd](args)
 
 
 if __name__ == "__main__":

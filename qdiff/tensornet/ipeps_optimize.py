@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 _CHECKPOINT_SCHEMA = "qdiff.ipeps.checkpoint/1"
 # checkpoints written before an option existed ran with its old behaviour
-_META_DEFAULTS = {"env_start": "previous", "ctm_adjoint_method": "iterate"}
+_META_DEFAULTS = {"env_start": "previous"}
 
 
 def _resolve_model(model) -> Model:
@@ -221,8 +221,9 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         of :func:`~qdiff.tensornet.ctmrg.ctmrg_info`): ``"iterate"`` (default, plain iteration,
         the cheapest) or ``"gmres"`` (restarted GMRES, at most ``ctm_max_iter`` products; accurate
         also where CTMRG's Jacobian has an eigenvalue near 1 and the plain iteration stalls —
-        a warning "adjoint iteration stopped … gradient is inaccurate" says so).  Recorded in the
-        checkpoint: a run resumes only with the same method.
+        a warning "adjoint iteration stopped … gradient is inaccurate" says so; at D=3, χ=54 it
+        needs 25 products where the plain iteration needs ~130, see docs/benchmarks.md).  Recorded
+        in the checkpoint; like the tolerances it may change when a run resumes.
 
     Returns:
       :class:`IPEPSResult`.
@@ -279,8 +280,7 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         return float(e), np.asarray(g, dtype=np.float64).ravel(), {"C": np.asarray(env.C), "T": np.asarray(env.T)}
 
     meta_expected = {"schema": _CHECKPOINT_SCHEMA, "model": model.name, "params": model.params, "D": D,
-                     "chi": chi, "memory": memory, "env_start": env_start, "multiplet_tol": statics["multiplet_tol"],
-                     "ctm_adjoint_method": ctm_adjoint_method}
+                     "chi": chi, "memory": memory, "env_start": env_start, "multiplet_tol": statics["multiplet_tol"]}
     history: list[float] = []
     state = None
     if checkpoint is not None and os.path.exists(checkpoint):
@@ -303,7 +303,10 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
 
     def save(st: LBFGSState):
         if checkpoint is not None:
-            save_checkpoint(checkpoint, st.as_tree(), {**meta_expected, "history": history})
+            # the adjoint method (like the tolerances) changes how the gradient is computed, not the
+            # objective: recorded, not required to match, so a run can resume with a better solver
+            save_checkpoint(checkpoint, st.as_tree(), {**meta_expected, "ctm_adjoint_method": ctm_adjoint_method,
+                                                       "history": history})
 
     if state is None:
         state = init_state(fun, A0.ravel(), memory, {"C": np.asarray(env_init.C), "T": np.asarray(env_init.T)})
