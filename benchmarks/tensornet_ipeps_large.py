@@ -540,6 +540,10 @@ def cmd_u1opt(args):
             # CTMRG did not settle: its energy is not that of the state (it reached −0.727 < QMC in a test
             # run) and the adjoint system is near-singular there; a failed trial the line search backs off from
             rejected.append(measure)
+            if not hist:  # L-BFGS-B would read the zero gradient at its start as convergence
+                print(f"the starting tensor's CTMRG does not settle (change {measure:.1e} after "
+                      f"{int(info.iterations)} steps): try another --key or a larger --max-iter", flush=True)
+                raise _Stop
             print(f"eval {len(hist) + len(rejected):4d}  rejected: CTMRG change {measure:.1e} > {args.accept:g} "
                   f"after {int(info.iterations)} steps", flush=True)
             return 1.0, np.zeros_like(g)
@@ -563,7 +567,7 @@ def cmd_u1opt(args):
                      "ctm_options": {k: v for k, v in opts.items()}, "evaluations": len(hist), "history": hist,
                      "cpu_s": time.process_time() - cpu0, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
 
-    status = "cpu_limit"
+    status = "cpu_limit or rejected start"
     try:
         r = so.minimize(f, x0, jac=True, method="L-BFGS-B", callback=lambda xk: save(),
                         options={"maxcor": args.memory, "maxiter": args.steps, "gtol": args.gtol, "ftol": 1e-15})
