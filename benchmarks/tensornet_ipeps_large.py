@@ -559,6 +559,8 @@ def cmd_u1opt(args):
         return e, g
 
     def save():
+        if not np.isfinite(best["e"]):  # nothing accepted yet: nothing to save
+            return
         A = np.asarray(symmetrize(jnp.asarray(mask * best["x"].reshape(mask.shape))))
         save_tensor(args.out, A / np.linalg.norm(A),
                     {"model": "heisenberg", "ansatz": "single-site C4v, one U(1) sector", "D": len(charges),
@@ -577,7 +579,8 @@ def cmd_u1opt(args):
     save()
     print(json.dumps({"charges": charges, "total": args.u1_total, "chi": chi, "parameters": int(mask.sum()),
                       "best_energy": best["e"], "evaluations": len(hist), "rejected": len(rejected), "stopped": status,
-                      "cpu_s": round(time.process_time() - cpu0, 1), "out": args.out}), flush=True)
+                      "cpu_s": round(time.process_time() - cpu0, 1),
+                      "out": args.out if np.isfinite(best["e"]) else None}), flush=True)
     return 0
 
 
