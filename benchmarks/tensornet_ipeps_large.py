@@ -240,9 +240,9 @@ def cmd_optimize(args):
                            checkpoint=os.path.join(args.work, tag + ".npz"), callback=callback,
                            ctm_multiplet_tol=args.multiplet_tol, ctm_adjoint_method=args.adjoint_method)
         rec["cpu"] = cpu0 + time.process_time() - t0
-        meta = {"energy": r.energy, "steps": r.steps, "evaluations": r.evaluations, "stopped": r.stopped,
-                "grad_norm": r.grad_norm, "cpu": rec["cpu"], "multiplet_tol": args.multiplet_tol,
-                "adjoint_method": args.adjoint_method, **st}
+        meta = {**st, "steps_asked": st["steps"], "energy": r.energy, "steps": r.steps, "evaluations": r.evaluations,
+                "stopped": r.stopped, "grad_norm": r.grad_norm, "cpu": rec["cpu"], "multiplet_tol": args.multiplet_tol,
+                "adjoint_method": args.adjoint_method}
         rec.update(meta)
         _json_write(progress_path, progress)
         save_checkpoint(done_path, {"A": r.A, **r.curvature}, meta)
