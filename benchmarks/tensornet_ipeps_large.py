@@ -1,6 +1,6 @@
 """C4v iPEPS (Heisenberg AFM) at D=3 and D=4: cost per gradient, staged optimisation, evaluation.
 
-Three modes, all with XLA pinned to one thread by the caller (see docs/benchmarks.md):
+Modes, all with XLA pinned to one thread by the caller (see docs/benchmarks.md):
 
 * ``cost``: CPU seconds of one energy+gradient per CTMRG step (forward + adjoint) at each χ::
 
@@ -38,6 +38,21 @@ Three modes, all with XLA pinned to one thread by the caller (see docs/benchmark
       python benchmarks/tensornet_ipeps_large.py u1check benchmarks/results/heisenberg_c4v_D3.npz
 
   ``optimize --seed u1 --u1-charges 0,0,1 --key K`` starts from a random tensor in one U(1) sector.
+
+* ``u1opt``: optimisation held inside one U(1) sector (scipy L-BFGS-B on A = sym(mask ⊙ x), GMRES adjoint
+  by default), resumable from the best tensor it writes::
+
+      python benchmarks/tensornet_ipeps_large.py u1opt --u1-charges 0,1,-1 --chi 36 --out u1.npz
+
+* ``adjcheck``: is the fixed-point gradient right?  AD directional derivatives with each adjoint method
+  (optimiser and tight tolerances) against central differences, along −g and a random C4v direction; the
+  adjoint system solved by hand (Richardson steps vs GMRES) and the dominant eigenvalues of CTMRG's
+  Jacobian::
+
+      python benchmarks/tensornet_ipeps_large.py adjcheck benchmarks/results/heisenberg_c4v_D3.npz --chi 54
+
+``u1check``/``u1opt`` live in ``tensornet_ipeps_u1.py`` and ``adjcheck`` in ``tensornet_ipeps_adjcheck.py``
+(same directory); run them through this script.
 
 Saved tensors are ``.npz`` files with ``A`` (d, D, D, D, D) and a JSON string ``meta``.
 """
@@ -99,6 +114,8 @@ def _seed_tensor(args):
         q = tuple(float(c) for c in args.u1_charges.split(","))
         if len(q) != args.D:
             raise SystemExit(f"--u1-charges: {len(q)} charges for D={args.D}")
+        from tensornet_ipeps_u1 import u1_tensor
+
         A = u1_tensor(q, args.u1_total, args.key)
         source = (f"random C4v tensor in the U(1) sector Sz + sum of virtual charges = {args.u1_total}, "
                   f"virtual charges {q} (numpy key {args.key})")
@@ -111,70 +128,6 @@ def _seed_tensor(args):
     elif A.shape[1] > args.D:
         raise SystemExit(f"seed has D={A.shape[1]} > {args.D}")
     return np.asarray(A), source
-
-
-def u1_tensor(charges, total, key):
-    """Random real C4v tensor (2, D, D, D, D) with one U(1) charge: entries kept where Sz of the physical
-    state (±1/2) plus the virtual charges of the four legs equals ``total``, then C4v-symmetrised.
-
-    The Néel state breaks SU(2) down to the U(1) of rotations about the ordered moment; in the rotated
-    frame a single-site tensor with this structure is invariant under it (peps-torch builds such U(1)
-    C4v tensors for this model; its D=3 test state has virtual charges 0, 1, 0 in units of Sz)."""
-    import itertools
-
-    import jax.numpy as jnp
-    import numpy as np
-
-    from qdiff.tensornet import symmetrize
-
-    D, sz = len(charges), (0.5, -0.5)
-    mask = np.zeros((2,) + (D,) * 4)
-    for idx in itertools.product(range(2), *[range(D)] * 4):
-        if abs(sz[idx[0]] + sum(charges[i] for i in idx[1:]) - total) < 1e-12:
-            mask[idx] = 1.0
-    if not mask.any():
-        raise SystemExit(f"no entry has Sz + sum of charges {charges} = {total}")
-    A = np.asarray(symmetrize(jnp.asarray(mask * np.random.default_rng(key).standard_normal(mask.shape))))
-    return A / np.linalg.norm(A)
-
-
-def u1_residual(A, angles=361):
-    """How far ``A`` is from U(1) symmetry about an axis n = (sin φ, 0, cos φ) of the rotated frame.
-
-    Least squares over a real symmetric generator Q on the virtual space and a charge c of
-    ``‖(n·S) A + Σ_legs Q_leg A − c A‖ / ‖A‖``, minimised over φ on a grid (a real tensor has its moment in
-    the x–z plane).  Returns ``(residual, φ, charges)``, the charges being Q's eigenvalues minus the
-    smallest; residual ≈ 0 means U(1)-symmetric."""
-    import numpy as np
-
-    A = np.asarray(A) / np.linalg.norm(A)
-    d, D = A.shape[:2]
-    gens = []
-    for i in range(D):
-        for j in range(i, D):
-            E = np.zeros((D, D))
-            E[i, j] = E[j, i] = 1.0
-            gens.append(E)
-    cols = [sum(np.moveaxis(np.tensordot(E, A, axes=(1, k)), 0, k) for k in range(1, 5)).ravel() for E in gens]
-    M = np.array(cols + [-A.ravel()]).T
-    best = None
-    for phi in np.linspace(0.0, np.pi, angles):
-        S = np.cos(phi) * np.diag([0.5, -0.5]) + np.sin(phi) * np.array([[0.0, 0.5], [0.5, 0.0]])
-        b = -(S @ A.reshape(d, -1)).ravel()
-        x = np.linalg.lstsq(M, b, rcond=None)[0]
-        res = float(np.linalg.norm(M @ x - b))
-        if best is None or res < best[0]:
-            q = np.linalg.eigvalsh(sum(xi * E for xi, E in zip(x[:-1], gens)))
-            best = (res, float(phi), [float(v) for v in q - q[0]])
-    return best
-
-
-def cmd_u1check(args):
-    for path in args.tensors:
-        A, _ = load_tensor(path)
-        res, phi, q = u1_residual(A)
-        print(json.dumps({"tensor": path, "u1_residual": res, "phi": phi, "charges": q}), flush=True)
-    return 0
 
 
 def _json_write(path, obj):
@@ -232,10 +185,11 @@ def cmd_optimize(args):
                            memory=args.memory, ctm_tol=st["ctm_tol"], ctm_max_iter=args.ctm_max_iter,
                            ctm_adjoint_tol=st["adjoint_tol"], env_start=st["env_start"], curvature=curvature,
                            checkpoint=os.path.join(args.work, tag + ".npz"), callback=callback,
-                           ctm_multiplet_tol=args.multiplet_tol)
+                           ctm_multiplet_tol=args.multiplet_tol, ctm_adjoint_method=args.adjoint_method)
         rec["cpu"] = cpu0 + time.process_time() - t0
-        meta = {"energy": r.energy, "steps": r.steps, "evaluations": r.evaluations, "stopped": r.stopped,
-                "grad_norm": r.grad_norm, "cpu": rec["cpu"], "multiplet_tol": args.multiplet_tol, **st}
+        meta = {**st, "steps_asked": st["steps"], "energy": r.energy, "steps": r.steps, "evaluations": r.evaluations,
+                "stopped": r.stopped, "grad_norm": r.grad_norm, "cpu": rec["cpu"], "multiplet_tol": args.multiplet_tol,
+                "adjoint_method": args.adjoint_method}
         rec.update(meta)
         _json_write(progress_path, progress)
         save_checkpoint(done_path, {"A": r.A, **r.curvature}, meta)
@@ -245,6 +199,7 @@ def cmd_optimize(args):
         out_meta = {"model": "heisenberg", "ansatz": "single-site C4v", "D": args.D, "chi": st["chi"],
                     "energy_at_chi": r.energy, "seed": source,
                     "schedule": args.stages, "multiplet_tol": args.multiplet_tol, "stage": i,
+                    "adjoint_method": args.adjoint_method,
                     "cpu_s": sum(s.get("cpu", 0.0) for s in progress["stages"].values()),
                     "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         save_tensor(args.out, r.A, out_meta)
@@ -331,7 +286,8 @@ def cmd_fdcheck(args):
 
     A, _ = load_tensor(args.tensor)
     A = jnp.asarray(A)
-    opts = {"tol": args.tol, "max_iter": args.max_iter, "multiplet_tol": args.multiplet_tol}
+    opts = {"tol": args.tol, "max_iter": args.max_iter, "multiplet_tol": args.multiplet_tol,
+            "adjoint_method": args.adjoint_method}
     value = jax.jit(lambda B: ipeps_energy(B, "heisenberg", args.chi, **opts))
     e, g = jax.jit(jax.value_and_grad(lambda B: ipeps_energy(B, "heisenberg", args.chi, **opts)[0]))(A)
     d = g / jnp.linalg.norm(g)
@@ -395,14 +351,52 @@ def main(argv=None):
     f.add_argument("--eps", default="1e-3,1e-4,1e-5")
     f.add_argument("--tol", type=float, default=1e-12)
     f.add_argument("--max-iter", type=int, default=2000)
+    a = sub.add_parser("adjcheck")
+    a.add_argument("tensor")
+    a.add_argument("--chi", type=int, default=27)
+    a.add_argument("--eps", default="1e-3,1e-4,1e-5")
+    a.add_argument("--tol", type=float, default=1e-11, help="CTMRG tolerance of the finite differences")
+    a.add_argument("--max-iter", type=int, default=2000)
+    a.add_argument("--methods", default="iterate,gmres")
+    a.add_argument("--grad-tol", type=float, default=1e-9, help="CTMRG tolerance of the optimiser-like gradient")
+    a.add_argument("--grad-adjoint-tol", type=float, default=1e-7)
+    a.add_argument("--grad-max-iter", type=int, default=300)
+    a.add_argument("--eigs", type=int, default=6, help="number of dominant Jacobian eigenvalues")
+    a.add_argument("--key", type=int, default=0)
+    a.add_argument("--json", default=None)
+    for mode in (o, f):
+        mode.add_argument("--adjoint-method", choices=("iterate", "gmres"), default="iterate",
+                          help="how the gradient's adjoint linear system is solved (ctm_adjoint_method)")
+    w = sub.add_parser("u1opt")
+    w.add_argument("--u1-charges", required=True, help="virtual charges, one per bond state, e.g. 0,1,-1")
+    w.add_argument("--u1-total", type=float, default=0.5)
+    w.add_argument("--chi", type=int, default=36)
+    w.add_argument("--key", type=int, default=0)
+    w.add_argument("--seed", default=None, help="start from this saved tensor, projected onto the sector")
+    w.add_argument("--tol", type=float, default=1e-9)
+    w.add_argument("--adjoint-tol", type=float, default=1e-8)
+    w.add_argument("--max-iter", type=int, default=400)
+    w.add_argument("--adjoint-method", choices=("iterate", "gmres"), default="gmres")
+    w.add_argument("--accept", type=float, default=1e-6,
+                   help="reject an evaluation whose CTMRG change (spectrum or residual) is still above this")
+    w.add_argument("--memory", type=int, default=30)
+    w.add_argument("--steps", type=int, default=500)
+    w.add_argument("--gtol", type=float, default=1e-8)
+    w.add_argument("--cpu-limit", type=float, default=1800.0)
+    w.add_argument("--print-every", type=int, default=1)
+    w.add_argument("--out", required=True)
     u = sub.add_parser("u1check")
     u.add_argument("tensors", nargs="+")
-    for mode in (o, e, f):
+    for mode in (o, e, f, a, w):
         mode.add_argument("--multiplet-tol", type=float, default=None,
                           help="CTMRG truncation that never splits a corner multiplet (relative gap)")
     args = p.parse_args(argv)
+    from tensornet_ipeps_adjcheck import cmd_adjcheck
+    from tensornet_ipeps_u1 import cmd_u1check, cmd_u1opt
+
     return {"optimize": cmd_optimize, "evaluate": cmd_evaluate, "cost": cmd_cost,
-            "fdcheck": cmd_fdcheck, "u1check": cmd_u1check}[args.cmd](args)
+            "fdcheck": cmd_fdcheck, "u1check": cmd_u1check, "adjcheck": cmd_adjcheck,
+            "u1opt": cmd_u1opt}[args.cmd](args)
 
 
 if __name__ == "__main__":

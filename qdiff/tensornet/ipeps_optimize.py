@@ -146,15 +146,18 @@ class IPEPSResult:
     curvature: dict | None = None
 
 
-def _energy_of_params(x, C0, T0, h_nn, h_nnn, *, shape, chi, tol, max_iter, adjoint_tol=None, multiplet_tol=None):
+def _energy_of_params(x, C0, T0, h_nn, h_nnn, *, shape, chi, tol, max_iter, adjoint_tol=None, multiplet_tol=None,
+                      adjoint_method="iterate"):
     e, _, env, info = _energy_and_env(x.reshape(shape), h_nn, h_nnn, CTMEnv(C0, T0), chi, tol=tol,
-                                      max_iter=max_iter, adjoint_tol=adjoint_tol, multiplet_tol=multiplet_tol)
+                                      max_iter=max_iter, adjoint_tol=adjoint_tol, multiplet_tol=multiplet_tol,
+                                      adjoint_method=adjoint_method)
     return e, (env, info)
 
 
 # one compiled program per (shape, chi, options): JAX's jit cache reuses it across runs
 _energy_value_and_grad = jax.jit(jax.value_and_grad(_energy_of_params, has_aux=True),
-                                 static_argnames=("shape", "chi", "tol", "max_iter", "adjoint_tol", "multiplet_tol"),
+                                 static_argnames=("shape", "chi", "tol", "max_iter", "adjoint_tol", "multiplet_tol",
+                                                  "adjoint_method"),
                                  compiler_options=compiler_options())
 
 
@@ -170,7 +173,8 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
                    callback: Callable[[dict], Any] | None = None, gtol: float = 1e-7,
                    memory: int = 20, ctm_tol: float = 1e-10, ctm_max_iter: int = 300,
                    ctm_adjoint_tol: float | None = None, env_start: str = "fresh",
-                   curvature: dict | None = None, ctm_multiplet_tol: float | None = None) -> IPEPSResult:
+                   curvature: dict | None = None, ctm_multiplet_tol: float | None = None,
+                   ctm_adjoint_method: str = "iterate") -> IPEPSResult:
     """Minimise the energy per site of a single-site C4v iPEPS by L-BFGS, gradients by AD through CTMRG.
 
     Each evaluation converges CTMRG (see ``env_start``) and differentiates it at its fixed
@@ -213,6 +217,13 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
       ctm_multiplet_tol: CTMRG truncation that never splits a corner multiplet (relative gap;
         ``multiplet_tol`` of :func:`~qdiff.tensornet.ctmrg.ctmrg_info`); default ``None``, the
         plain χ largest values.
+      ctm_adjoint_method: how the gradient's adjoint linear system is solved (``adjoint_method``
+        of :func:`~qdiff.tensornet.ctmrg.ctmrg_info`): ``"iterate"`` (default, plain iteration,
+        the cheapest) or ``"gmres"`` (restarted GMRES, at most ``ctm_max_iter`` products; accurate
+        also where CTMRG's Jacobian has an eigenvalue near 1 and the plain iteration stalls —
+        a warning "adjoint iteration stopped … gradient is inaccurate" says so; at D=3, χ=54 it
+        needs 25 products where the plain iteration needs ~130, see docs/benchmarks.md).  Recorded
+        in the checkpoint; like the tolerances it may change when a run resumes.
 
     Returns:
       :class:`IPEPSResult`.
@@ -230,6 +241,8 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         raise InputError(f"method must be 'lbfgs', got {method!r}")
     if env_start not in ("fresh", "previous"):
         raise InputError(f"env_start must be 'fresh' or 'previous', got {env_start!r}")
+    if ctm_adjoint_method not in ("iterate", "gmres"):
+        raise InputError(f"ctm_adjoint_method must be 'iterate' or 'gmres', got {ctm_adjoint_method!r}")
     if ctm_adjoint_tol is not None and not (float(ctm_adjoint_tol) > 0):
         raise InputError(f"ctm_adjoint_tol must be positive, got {ctm_adjoint_tol!r}")
     if A0 is not None:
@@ -246,7 +259,8 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
     shape = A0.shape
     statics = {"shape": tuple(shape), "chi": int(chi), "tol": float(ctm_tol), "max_iter": int(ctm_max_iter),
                "adjoint_tol": None if ctm_adjoint_tol is None else float(ctm_adjoint_tol),
-               "multiplet_tol": None if ctm_multiplet_tol is None else float(ctm_multiplet_tol)}
+               "multiplet_tol": None if ctm_multiplet_tol is None else float(ctm_multiplet_tol),
+               "adjoint_method": ctm_adjoint_method}
     n = int(np.prod(shape))
     if curvature is not None:
         curvature = _check_curvature(curvature, memory, n)
@@ -289,7 +303,10 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
 
     def save(st: LBFGSState):
         if checkpoint is not None:
-            save_checkpoint(checkpoint, st.as_tree(), {**meta_expected, "history": history})
+            # the adjoint method (like the tolerances) changes how the gradient is computed, not the
+            # objective: recorded, not required to match, so a run can resume with a better solver
+            save_checkpoint(checkpoint, st.as_tree(), {**meta_expected, "ctm_adjoint_method": ctm_adjoint_method,
+                                                       "history": history})
 
     if state is None:
         state = init_state(fun, A0.ravel(), memory, {"C": np.asarray(env_init.C), "T": np.asarray(env_init.T)})

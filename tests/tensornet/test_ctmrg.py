@@ -158,6 +158,12 @@ def fixed_point_grad():
     return jax.jit(jax.value_and_grad(lambda A: _heisenberg_energy(A, tol=1e-12, max_iter=300)))
 
 
+@pytest.fixture(scope="module")
+def fd_energy():
+    """The energy alone (one compilation shared by the finite-difference tests)."""
+    return jax.jit(lambda A: _heisenberg_energy(A, tol=1e-12, max_iter=300))
+
+
 def test_fixed_point_gradient_equals_unrolled_gradient(d2_state, fixed_point_grad):
     e_fp, g_fp = fixed_point_grad(d2_state)
     unrolled = jax.jit(jax.value_and_grad(lambda A: _heisenberg_energy(A, gradient="unrolled", steps=60)))
@@ -170,16 +176,15 @@ def _fd4(f, x, t, h):
     return (8 * (f(x + h * t) - f(x - h * t)) - (f(x + 2 * h * t) - f(x - 2 * h * t))) / (12 * h)
 
 
-def test_gradient_matches_finite_differences(d2_state, fixed_point_grad):
+def test_gradient_matches_finite_differences(d2_state, fixed_point_grad, fd_energy):
     t = symmetrize(jax.random.normal(jax.random.PRNGKey(3), d2_state.shape))
     t = t / jnp.linalg.norm(t)
-    energy = jax.jit(lambda A: _heisenberg_energy(A, tol=1e-12, max_iter=300))
-    fd = float(_fd4(energy, d2_state, t, 1e-3))
+    fd = float(_fd4(fd_energy, d2_state, t, 1e-3))
     _, g = fixed_point_grad(d2_state)
     assert abs(float(jnp.sum(g * t)) - fd) < 1e-7 * max(1.0, abs(fd))
 
 
-def test_degenerate_corner_spectrum_gradient_is_finite_and_correct(fixed_point_grad):
+def test_degenerate_corner_spectrum_gradient_is_finite_and_correct(fixed_point_grad, fd_energy):
     """Ising PEPS at β=0.6 (ordered norm): exactly degenerate corner pairs; Z2-symmetric tangent."""
     A = ising_peps_tensor(0.6)
     env = ctmrg(double_layer(A), CHI, tol=1e-12, max_iter=300)
@@ -190,13 +195,27 @@ def test_degenerate_corner_spectrum_gradient_is_finite_and_correct(fixed_point_g
     t = t / jnp.linalg.norm(t)
     _, g = fixed_point_grad(A)
     assert bool(jnp.all(jnp.isfinite(g)))
-    energy = jax.jit(lambda A: _heisenberg_energy(A, tol=1e-12, max_iter=300))
-    fd = float(_fd4(energy, A, t, 1e-3))
+    fd = float(_fd4(fd_energy, A, t, 1e-3))
     assert abs(float(jnp.sum(g * t)) - fd) < 1e-7 * max(1.0, abs(fd))
+
+
+def test_gmres_adjoint_gradient_matches_finite_differences(d2_state, fd_energy):
+    """``adjoint_method="gmres"``: the AD gradient against 4th-order central differences of the energy,
+    along a generic C4v tangent and along the gradient."""
+    grad = jax.jit(jax.grad(
+        lambda A: _heisenberg_energy(A, tol=1e-12, max_iter=300, adjoint_method="gmres", adjoint_tol=1e-12)))
+    g = grad(d2_state)
+    t = symmetrize(jax.random.normal(jax.random.PRNGKey(3), d2_state.shape))
+    for tangent in (t, g):
+        tangent = tangent / jnp.linalg.norm(tangent)
+        fd = float(_fd4(fd_energy, d2_state, tangent, 1e-3))
+        assert abs(float(jnp.sum(g * tangent)) - fd) < 1e-7 * max(1.0, abs(fd))
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"chi": 0}, "chi"),
+    ({"chi": 4, "adjoint_method": "cg"}, "adjoint_method"),
+    ({"chi": 4, "adjoint_method": None}, "adjoint_method"),
     ({"chi": 4, "gradient": "magic"}, "gradient"),
     ({"chi": 4, "tol": -1.0}, "tol"),
     ({"chi": 4, "max_iter": 0}, "max_iter"),

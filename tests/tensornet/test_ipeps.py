@@ -121,6 +121,26 @@ def test_corrupt_or_foreign_checkpoint_is_rejected(tmp_path):
         optimize_ipeps(transverse_ising(2.0), 2, 16, key=3, steps=1, checkpoint=good)
 
 
+def test_checkpoint_records_the_adjoint_method_and_older_ones_still_resume(tmp_path):
+    """A checkpoint written before ``ctm_adjoint_method`` existed (no key in its metadata) resumes, and
+    the resumed run records the method it used."""
+    import json
+
+    def meta_of(path):
+        with np.load(path) as data:
+            arrays = {k: np.array(data[k]) for k in data.files}
+        return arrays, json.loads(bytes(arrays["__qdiff_meta__"]).decode())
+
+    path = tmp_path / "run.npz"
+    optimize_ipeps("heisenberg", 2, 16, key=3, steps=1, checkpoint=path)
+    arrays, record = meta_of(path)
+    assert record["meta"].pop("ctm_adjoint_method") == "iterate"
+    arrays["__qdiff_meta__"] = np.frombuffer(json.dumps(record).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)  # as an older qdiff wrote it
+    assert optimize_ipeps("heisenberg", 2, 16, key=3, steps=2, checkpoint=path).steps == 2
+    assert meta_of(path)[1]["meta"]["ctm_adjoint_method"] == "iterate"
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"D": 0, "chi": 16}, "D must be a positive integer"),
     ({"D": 2, "chi": -3}, "chi must be a positive integer"),
@@ -129,6 +149,7 @@ def test_corrupt_or_foreign_checkpoint_is_rejected(tmp_path):
     ({"D": 2, "chi": 16, "A0": np.ones((2, 3, 3, 3, 3))}, "A0 must have shape"),
     ({"D": 2, "chi": 16, "A0": np.ones((2, 2, 2, 2, 2)) * 1j}, "real"),
     ({"D": 2, "chi": 16, "ctm_adjoint_tol": 0.0}, "ctm_adjoint_tol must be positive"),
+    ({"D": 2, "chi": 16, "ctm_adjoint_method": "anderson"}, "ctm_adjoint_method"),
     ({"D": 2, "chi": 16, "curvature": {"S": np.zeros((20, 162)), "Y": np.zeros((20, 162)), "pairs": 1}},
      "same D and memory"),
     ({"D": 2, "chi": 16, "curvature": {"S": np.zeros((20, 32))}}, "keys"),
