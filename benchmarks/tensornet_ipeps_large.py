@@ -14,7 +14,8 @@ Modes, all with XLA pinned to one thread by the caller (see docs/benchmarks.md):
           --out benchmarks/results/heisenberg_c4v_D3.npz
 
   ``--seed d2`` optimises D=2 at χ=16 first (seconds); ``--seed FILE`` reads a saved tensor of bond
-  dimension ≤ D.  A smaller tensor is padded to D with C4v noise of relative size ``--noise``.
+  dimension ≤ D.  A smaller tensor is padded to D with C4v noise of relative size ``--noise``;
+  ``--perturb EPS`` then adds C4v noise of relative size EPS (also to a seed of bond dimension D).
   A stage is ``chi:env_start:steps:gtol[:ctm_tol[:adjoint_tol]]``; each stage starts from the previous
   stage's tensor and L-BFGS curvature pairs.
 
@@ -43,6 +44,18 @@ Modes, all with XLA pinned to one thread by the caller (see docs/benchmarks.md):
   by default), resumable from the best tensor it writes::
 
       python benchmarks/tensornet_ipeps_large.py u1opt --u1-charges 0,1,-1 --chi 36 --out u1.npz
+
+  ``--seed FILE`` starts from a saved tensor projected onto the sector; one of smaller bond dimension
+  is first padded with C4v noise ``--noise`` (jax key ``--key``).  The route to the saved D=3 state
+  (docs/benchmarks.md, "D=3, sixth session"): the D=2 sector optimum, padded, optimised in the sector
+  (0, 1, −1), then pushed out of the sector and optimised freely::
+
+      python benchmarks/tensornet_ipeps_large.py u1opt --u1-charges 0,1 --chi 16 --key 0 --out d2u1.npz
+      python benchmarks/tensornet_ipeps_large.py u1opt --u1-charges 0,1,-1 --chi 36 --seed d2u1.npz \
+          --noise 0.1 --key 2 --multiplet-tol 1e-2 --out sector.npz
+      python benchmarks/tensornet_ipeps_large.py optimize --D 3 --seed sector.npz --perturb 0.05 --key 5 \
+          --stages 36:fresh:400:1e-5:1e-8:1e-7,54:fresh:300:1e-6:1e-9:1e-7 --memory 30 \
+          --multiplet-tol 1e-2 --adjoint-method gmres --work <dir> --out D3.npz
 
 * ``adjcheck``: is the fixed-point gradient right?  AD directional derivatives with each adjoint method
   (optimiser and tight tolerances) against central differences, along −g and a random C4v direction; the
@@ -127,6 +140,9 @@ def _seed_tensor(args):
         source += f", padded to D={args.D} with C4v noise {args.noise} (key {args.key})"
     elif A.shape[1] > args.D:
         raise SystemExit(f"seed has D={A.shape[1]} > {args.D}")
+    if args.perturb > 0:
+        A = pad_tensor(A, args.D, key=jax.random.fold_in(jax.random.PRNGKey(args.key), 1), noise=args.perturb)
+        source += f", plus C4v noise {args.perturb} (key fold_in({args.key}, 1))"
     return np.asarray(A), source
 
 
@@ -326,6 +342,9 @@ def main(argv=None):
     o.add_argument("--u1-total", type=float, default=0.5, help="--seed u1: Sz + sum of the four legs' charges")
     o.add_argument("--noise", type=float, default=0.1)
     o.add_argument("--key", type=int, default=2)
+    o.add_argument("--perturb", type=float, default=0.0,
+                   help="add C4v noise of this relative size to the (padded) seed, jax key fold_in(--key, 1); "
+                        "e.g. to push a U(1)-sector optimum out of its sector")
     o.add_argument("--stages", required=True)
     o.add_argument("--memory", type=int, default=20)
     o.add_argument("--ctm-max-iter", type=int, default=300)
@@ -372,7 +391,9 @@ def main(argv=None):
     w.add_argument("--u1-total", type=float, default=0.5)
     w.add_argument("--chi", type=int, default=36)
     w.add_argument("--key", type=int, default=0)
-    w.add_argument("--seed", default=None, help="start from this saved tensor, projected onto the sector")
+    w.add_argument("--seed", default=None, help="start from this saved tensor, projected onto the sector "
+                   "(a smaller bond dimension is first padded with C4v noise --noise, jax key --key)")
+    w.add_argument("--noise", type=float, default=0.1)
     w.add_argument("--tol", type=float, default=1e-9)
     w.add_argument("--adjoint-tol", type=float, default=1e-8)
     w.add_argument("--max-iter", type=int, default=400)

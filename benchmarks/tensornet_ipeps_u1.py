@@ -98,7 +98,7 @@ def cmd_u1opt(args):
     import scipy.optimize as so
 
     import qdiff  # noqa: F401
-    from qdiff.tensornet import compiler_options, symmetrize
+    from qdiff.tensornet import compiler_options, pad_tensor, symmetrize
     from qdiff.tensornet.ipeps_optimize import _energy_and_env, _fresh_env
     from qdiff.tensornet.models import heisenberg
 
@@ -126,6 +126,12 @@ def cmd_u1opt(args):
     elif args.seed:
         x0, _ = load_tensor(args.seed)
         source = f"{args.seed} projected onto the sector"
+        if x0.shape[1] < len(charges):
+            x0 = np.asarray(pad_tensor(x0, len(charges), key=jax.random.PRNGKey(args.key), noise=args.noise))
+            source = (f"{args.seed} padded to D={len(charges)} with C4v noise {args.noise} (jax key {args.key}), "
+                      "projected onto the sector")
+        elif x0.shape[1] > len(charges):
+            raise SystemExit(f"--seed has D={x0.shape[1]} > {len(charges)} charges")
     else:
         x0 = np.random.default_rng(args.key).standard_normal(mask.shape)
         source = f"random in the sector (numpy key {args.key})"
