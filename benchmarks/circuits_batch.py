@@ -172,32 +172,10 @@ def part_floor(depth: int, reps: int):
         print(f"  n={n:2d}: {lo * 1e3:7.3f} / {med * 1e3:7.3f} ms ({lo / depth * 1e6:6.1f} µs per layer)")
 
 
-def _rule(chunk):
-    """A replacement for ``simulate._one_at_a_time``: ``lax.map`` in chunks of ``chunk`` states
-    (1: one at a time, the library's rule), or no rule at all (``chunk=0``: plain vmap)."""
-    import jax
-    from jax import lax
-    from jax.custom_batching import custom_vmap
-
-    def wrap(fn):
-        if chunk == 0:
-            return fn
-        f = custom_vmap(fn)
-
-        @f.def_vmap
-        def rule(axis_size, in_batched, *args):
-            batched = [a for a, b in zip(args, in_batched) if b]
-
-            def one(xs):
-                it = iter(xs)
-                return fn(*[next(it) if b else a for a, b in zip(args, in_batched)])
-
-            out = lax.map(one, batched, batch_size=chunk if chunk > 1 else None)
-            return out, jax.tree_util.tree_map(lambda _: True, out)
-
-        return f
-
-    return wrap
+def _rule(chunk, original):
+    """A replacement for ``simulate._one_at_a_time`` (passed as ``original``): its ``lax.map`` in chunks
+    of ``chunk`` states, or no rule at all (``chunk=0``: plain vmap)."""
+    return lambda fn: fn if chunk == 0 else original(fn, chunk)
 
 
 def part_rules(n: int, depth: int, batch: int, reps: int):
@@ -213,7 +191,7 @@ def part_rules(n: int, depth: int, batch: int, reps: int):
     try:
         for name, chunk in (("one at a time (library)", 1), ("chunks of 2", 2), ("chunks of 4", 4),
                             ("chunks of 8", 8), ("plain vmap", 0)):
-            sim._one_at_a_time = original if chunk == 1 else _rule(chunk)
+            sim._one_at_a_time = original if chunk == 1 else _rule(chunk, original)
             sim._adjoint_apply.cache_clear()
             circ, vg = _circuit_vg(n, depth)
             if pb is None:

@@ -170,9 +170,10 @@ def _backward(steps, params, x, n: int, nparams: int):
     return _assemble(pieces, nparams), x
 
 
-def _one_at_a_time(fn):
-    """``fn`` with a batching rule that runs the batch one element at a time (``lax.map``) inside
-    the compiled program.
+def _one_at_a_time(fn, chunk: int = 1):
+    """``fn`` with a batching rule that runs the batch one element at a time (``lax.map``; ``chunk``
+    elements at a time when ``chunk > 1``, for ``benchmarks/circuits_batch.py``) inside the compiled
+    program.
 
     A vmap-ed simulation would apply every gate kernel to the whole batch of states at once: at
     small ``n`` a single state (and its adjoint) stays in the L1/L2 cache across the hundreds of
@@ -194,7 +195,7 @@ def _one_at_a_time(fn):
             it = iter(xs)
             return fn(*[next(it) if b else a for a, b in zip(args, in_batched)])
 
-        out = lax.map(one, batched)
+        out = lax.map(one, batched, batch_size=chunk if chunk > 1 else None)
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
     return f
