@@ -48,7 +48,8 @@ Modes, all with XLA pinned to one thread by the caller (see docs/benchmarks.md):
   ``--seed FILE`` starts from a saved tensor projected onto the sector; one of smaller bond dimension
   is first padded with C4v noise ``--noise`` (jax key ``--key``).  The route to the saved D=3 state
   (docs/benchmarks.md, "D=3, sixth session"): the D=2 sector optimum, padded, optimised in the sector
-  (0, 1, −1), then pushed out of the sector and optimised freely::
+  (0, 1, −1), then pushed out of the sector and optimised freely (the push lands in the low basin for some
+  noise draws only: restart with other ``--key`` values; see the docs)::
 
       python benchmarks/tensornet_ipeps_large.py u1opt --u1-charges 0,1 --chi 16 --key 0 --out d2u1.npz
       python benchmarks/tensornet_ipeps_large.py u1opt --u1-charges 0,1,-1 --chi 36 --seed d2u1.npz \
