@@ -54,6 +54,7 @@ from jax import lax
 
 from .. import primitives as _prims
 from ..primitives.fixed_point import relative_change
+from ..primitives.fixed_point_adjoint import ADJOINT_METHODS
 from ..primitives.registry import Case, register
 from ..errors import InputError
 from ..precision import require_x64
@@ -237,9 +238,6 @@ def _ctm_residual(env: CTMEnv, env_new: CTMEnv, aux) -> jax.Array:
     return jnp.maximum(change, residual)
 
 
-_ADJOINT_METHODS = ("iterate", "gmres")
-
-
 def _validate(a, chi, tol, max_iter, gradient, steps, multiplet_tol, adjoint_method="iterate"):
     shape = jnp.shape(a)
     if len(shape) != 4 or len(set(shape)) != 1:
@@ -258,8 +256,8 @@ def _validate(a, chi, tol, max_iter, gradient, steps, multiplet_tol, adjoint_met
         raise InputError(f"steps must be a positive integer, got {steps!r}")
     if multiplet_tol is not None and not (0 < multiplet_tol < 1):
         raise InputError(f"multiplet_tol must be None or in (0, 1), got {multiplet_tol!r}")
-    if adjoint_method not in _ADJOINT_METHODS:
-        raise InputError(f"adjoint_method must be one of {_ADJOINT_METHODS}, got {adjoint_method!r}")
+    if adjoint_method not in ADJOINT_METHODS:
+        raise InputError(f"adjoint_method must be one of {ADJOINT_METHODS}, got {adjoint_method!r}")
 
 
 def ctmrg_info(a: jax.Array, chi: int, *, tol: float = 1e-10, max_iter: int = 200,

@@ -22,6 +22,7 @@ import numpy as np
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..errors import CheckpointError, InputError
 from ..precision import require_x64
+from ..primitives.fixed_point_adjoint import ADJOINT_METHODS
 from .compile_options import compiler_options
 from .ctmrg import ctmrg_info
 from .ipeps import CTMEnv, double_layer, initial_env, random_tensor, symmetrize, validate_tensor
@@ -241,8 +242,8 @@ def optimize_ipeps(model: Model | str, D: int, chi: int, *, A0=None, key=None, s
         raise InputError(f"method must be 'lbfgs', got {method!r}")
     if env_start not in ("fresh", "previous"):
         raise InputError(f"env_start must be 'fresh' or 'previous', got {env_start!r}")
-    if ctm_adjoint_method not in ("iterate", "gmres"):
-        raise InputError(f"ctm_adjoint_method must be 'iterate' or 'gmres', got {ctm_adjoint_method!r}")
+    if ctm_adjoint_method not in ADJOINT_METHODS:
+        raise InputError(f"ctm_adjoint_method must be one of {ADJOINT_METHODS}, got {ctm_adjoint_method!r}")
     if ctm_adjoint_tol is not None and not (float(ctm_adjoint_tol) > 0):
         raise InputError(f"ctm_adjoint_tol must be positive, got {ctm_adjoint_tol!r}")
     if A0 is not None:
