@@ -103,12 +103,19 @@ the same speed in isolation, but the sum form made the whole n=10 program slower
 at depth 1000 +8 to +25 %)."""
 
 
+def _apply_summed(psi, n: int, q: int, u):
+    """Apply the 2^m×2^m matrix ``u`` to the ``m`` qubits from ``q`` of ``psi`` (shape (k, 2**n)) as a
+    broadcast product summed over those qubits' axis: ``out[., a, .] = Σ_b u[a, b] ψ[., b, .]``."""
+    k, d = psi.shape[0], u.shape[0]
+    v = psi.reshape(k, 1 << q, 1, d, (1 << n) // (d << q))
+    return jnp.sum(u[:, :, None] * v, axis=3).reshape(k, -1)
+
+
 def apply_2x2(psi, n: int, q: int, u):
     """Apply the 2×2 matrix ``u`` to qubit ``q`` of ``psi`` (shape (k, 2**n))."""
     k = psi.shape[0]
     if n >= _SUM_FORM_FROM:
-        v = psi.reshape(k, 1 << q, 1, 2, 1 << (n - q - 1))
-        return jnp.sum(u[:, :, None] * v, axis=3).reshape(k, -1)
+        return _apply_summed(psi, n, q, u)
     v = psi.reshape(k, 1 << q, 2, 1 << (n - q - 1))
     a, b = v[:, :, 0, :], v[:, :, 1, :]
     out = jnp.stack([u[0, 0] * a + u[0, 1] * b, u[1, 0] * a + u[1, 1] * b], axis=2)
@@ -184,9 +191,7 @@ def apply_4x4(psi, n: int, q: int, u):
     least ``_IN_PLACE_FROM`` > ``_SUM_FORM_FROM``).  The earlier stack of the four output rows took
     ≈ 0.08 s of XLA compile time per kernel against ≈ 0.03 s, and ran slower (the ten kernels of a layer
     at n=20 after the CNOT gather: compile 0.86–0.95 → 0.28–0.31 s, run 73–77 → 36–37 ms)."""
-    k = psi.shape[0]
-    v = psi.reshape(k, 1 << q, 1, 4, 1 << (n - q - 2))
-    return jnp.sum(u[:, :, None] * v, axis=3).reshape(k, -1)
+    return _apply_summed(psi, n, q, u)
 
 
 def _apply_in_place(us, psi, n: int):
