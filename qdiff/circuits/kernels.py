@@ -23,7 +23,7 @@ from jax import lax
 
 from .gates import pauli_matrix
 from .compile import DiagStep, GateStep, Op, PermStep, RotorStep
-from .rotor import apply_2x2, rotor_apply, rotor_backward_scan, rotor_grads, uses_scan
+from .rotor import apply_2x2, rotor_apply, rotor_backward_native, rotor_backward_scan, rotor_grads, uses_scan
 from .rotor_blocks import backward_prepare, backward_transitions
 
 
@@ -347,9 +347,11 @@ def prepare(steps, params, n: int) -> dict:
     return jax.vmap(lambda p: prepare_one(steps, p, n))(params)
 
 
-def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repeated: bool = False):
+def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repeated: bool = False,
+               native: bool = False):
     """Apply one compiled step (not a RepeatStep) to ``psi`` of shape (k, 2**n); ``repeated``: the
-    step is in a repeat body (compiled once, run many times: rotor layers may unroll per qubit pair)."""
+    step is in a repeat body (compiled once, run many times: rotor layers may unroll per qubit pair);
+    ``native``: rotor steps run the native kernel (no JAX derivative: reversible adjoint only)."""
     if isinstance(step, DiagStep):
         return diag_apply(step, params, psi, n, inverse)
     if isinstance(step, PermStep):
@@ -358,7 +360,7 @@ def step_apply(step, params, psi, n: int, perm=None, inverse: bool = False, repe
     if isinstance(step, GateStep):
         return gate_apply(step.op, params, psi, n, inverse)
     if isinstance(step, RotorStep):
-        return rotor_apply(step, params, psi, n, inverse, repeated)
+        return rotor_apply(step, params, psi, n, inverse, repeated, native)
     raise TypeError(f"not an executable step: {type(step).__name__}")
 
 
@@ -373,13 +375,16 @@ def step_grads(step, params, psi, lam, n: int) -> list:
     return []
 
 
-def step_backward(step, params, psi, lam, n: int, perm=None, pre=None):
+def step_backward(step, params, psi, lam, n: int, perm=None, pre=None, native: bool = False):
     """One step of the reversible adjoint: ``(grads, ψ_in, λ_in)`` from ψ, λ right after the step.
 
     With ``pre`` (a scanned rotor step's values from :func:`prepare`), ``grads`` is instead the
-    step's (n, 2, 2) transition matrices (or None), turned into gradients after the loop."""
+    step's (n, 2, 2) transition matrices (or None), turned into gradients after the loop.
+    ``native``: rotor steps run the native kernel (:mod:`qdiff.circuits.native`)."""
     if pre is not None:
-        return backward_transitions(step, pre, psi, lam, n)
+        return backward_transitions(step, pre, psi, lam, n, native)
+    if isinstance(step, RotorStep) and native:
+        return rotor_backward_native(step, params, psi, lam, n)
     if isinstance(step, RotorStep):
         if uses_scan(step, n):
             return rotor_backward_scan(step, params, psi, lam, n)

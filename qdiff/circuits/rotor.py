@@ -23,6 +23,7 @@ import numpy as np
 import jax.numpy as jnp
 from jax import lax
 
+from . import native as _native
 from .compile import Op, RotorStep, rotor_scans
 from .gates import pauli_matrix
 
@@ -205,12 +206,21 @@ def _apply_in_place(us, psi, n: int):
     return psi
 
 
-def rotor_apply(step: RotorStep, params, psi, n: int, inverse: bool = False, repeated: bool = False):
+def _chain_qubits(step: RotorStep) -> list[int]:
+    return [q for q, _ in step.chains]
+
+
+def rotor_apply(step: RotorStep, params, psi, n: int, inverse: bool = False, repeated: bool = False,
+                native: bool = False):
     """Apply the step's one-qubit unitaries (or their inverses) to ``psi`` of shape (k, 2**n).
 
     ``repeated``: the step is in a repeat body, so the in-place pair kernels (from ``_IN_PLACE_FROM``
     qubits) are compiled once; a step outside a repeat keeps the scan (compile time independent of n).
+    ``native``: one call of the native layer kernel (:mod:`qdiff.circuits.native`) instead; it has no
+    JAX derivative, so only the reversible-adjoint simulator passes it.
     """
+    if native:
+        return _native.rotor_apply(psi, _unitaries(step, params, inverse), _chain_qubits(step), n)
     if uses_scan(step, n):
         us = _all_qubit_unitaries(step, params, inverse, n)
         if repeated and n >= _IN_PLACE_FROM:
@@ -289,7 +299,7 @@ def grads_from_transitions(step: RotorStep, params, ms) -> list:
     return _grads_from(step, params, ms[np.array([q for q, _ in step.chains])])
 
 
-def qubit_transitions(step: RotorStep, ud, psi, lam, n: int):
+def qubit_transitions(step: RotorStep, ud, psi, lam, n: int, native: bool = False):
     """Walk ψ and λ (shape (1, 2**n)) back through a scanned rotor layer one qubit per step, reading
     what the gradient needs of every ``M_q``: ``(M', ψ_in, λ_in)`` with ``M'`` of shape (n, 2, 2) in
     qubit order (None when the step has no parameters); ``ud`` are the (n, 2, 2) inverse unitaries.
@@ -301,8 +311,14 @@ def qubit_transitions(step: RotorStep, ud, psi, lam, n: int):
     needs one fused multiply-and-sum, ``Σ conj(λ₀)ψ₁ − λ₁ conj(ψ₀)``, instead of the four sums of
     the full ``M_q``.  XLA CPU runs such reductions serially, so at 10 qubits they were most of
     the backward pass of a layer (n=10, depth 1000, energy+gradient ≈ 0.11 → 0.085 s).
+
+    ``native``: the same ``(M', ψ_in, λ_in)`` from one call of the native kernel, which undoes ψ and
+    λ and accumulates ``M'`` in one pass per qubit (:func:`qdiff.circuits.native.rotor_back`).
     """
     want = wants_grads(step)
+    if native:
+        m, psi, lam = _native.rotor_back(psi, lam, ud, range(n), n)
+        return (m[0] if want else None), psi, lam
 
     def one(carry, u):
         p, l = carry
@@ -319,6 +335,13 @@ def qubit_transitions(step: RotorStep, ud, psi, lam, n: int):
     d = 1j * diag
     m = jnp.stack([jnp.stack([d[:, 0], off], -1), jnp.stack([jnp.zeros_like(off), d[:, 1]], -1)], -2)
     return m, psi, lam
+
+
+def rotor_backward_native(step: RotorStep, params, psi, lam, n: int):
+    """One backward step of any rotor step with the native kernel: ``(grads, ψ_in, λ_in)``, the
+    kernel's reduced transition matrices (chain order) turned into gradient terms."""
+    m, psi, lam = _native.rotor_back(psi, lam, _unitaries(step, params, True), _chain_qubits(step), n)
+    return (_grads_from(step, params, m[0]) if wants_grads(step) else []), psi, lam
 
 
 def rotor_backward_scan(step: RotorStep, params, psi, lam, n: int):

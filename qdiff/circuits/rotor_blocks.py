@@ -97,13 +97,13 @@ def backward_prepare(step: RotorStep, params, n: int):
     return _all_qubit_unitaries(step, params, True, n)
 
 
-def backward_transitions(step: RotorStep, ud, psi, lam, n: int):
+def backward_transitions(step: RotorStep, ud, psi, lam, n: int, native: bool = False):
     """The scanned backward step from the inverse unitaries ``ud`` (n, 2, 2): ``(M, ψ_in, λ_in)``
     with ``M`` the (n, 2, 2) transition matrices in qubit order (None: the step has no parameters);
     below ``BLOCKS_FROM`` qubits the reduced matrices ``M'`` of :func:`qubit_transitions`, which give
-    the same gradients."""
-    if n < BLOCKS_FROM:
-        return qubit_transitions(step, ud, psi, lam, n)
+    the same gradients; with ``native``, those of the native kernel at every ``n``."""
+    if native or n < BLOCKS_FROM:
+        return qubit_transitions(step, ud, psi, lam, n, native)
     k, nsteps, rest = _blocks(n)
     vs = _kron(ud[: nsteps * k].reshape(nsteps, k, 2, 2))
     vl = _kron(ud[nsteps * k:])

@@ -31,6 +31,7 @@ from jax import lax
 from jax.custom_batching import custom_vmap
 
 from ..errors import InputError
+from . import native as _native
 from .compile import PermStep, Program, RepeatStep, compile_circuit
 from .kernels import perm_index, prepare, prepare_one, step_apply, step_backward
 from .rotor import grads_from_transitions
@@ -56,19 +57,20 @@ def _chunk(count: int) -> int:
     return max(d for d in range(1, min(count, _CHUNK) + 1) if count % d == 0)
 
 
-def _forward(steps, params, psi, n: int, perms=None, repeated: bool = False):
-    """Apply ``steps`` to ``psi`` of shape (k, 2**n) (``repeated``: ``steps`` is a repeat body)."""
+def _forward(steps, params, psi, n: int, perms=None, repeated: bool = False, native: bool = False):
+    """Apply ``steps`` to ``psi`` of shape (k, 2**n) (``repeated``: ``steps`` is a repeat body;
+    ``native``: rotor steps run the native kernels, reversible adjoint only)."""
     perms = perms or {}
     for i, step in enumerate(steps):
         if isinstance(step, RepeatStep):
             body_perms = {j: perm_index(s, n) for j, s in enumerate(step.body) if isinstance(s, PermStep)}
 
             def body(x, p, step=step, body_perms=body_perms):
-                return _forward(step.body, p, x, n, body_perms, True), None
+                return _forward(step.body, p, x, n, body_perms, True, native), None
 
             psi, _ = lax.scan(body, psi, _slice(params, step), length=step.count)
         else:
-            psi = step_apply(step, params, psi, n, perms.get(i), repeated=repeated)
+            psi = step_apply(step, params, psi, n, perms.get(i), repeated=repeated, native=native)
     return psi
 
 
@@ -109,8 +111,9 @@ def _rep_gradient(step: RepeatStep, p, pieces, trans):
     return _assemble(pieces, step.nparams)
 
 
-def _walk_back(steps, params, x, n: int, perms=None, pre=None):
-    """Walk ``steps`` backwards from ``x = (ψ_out, λ_out)`` (each (1, 2**n)).
+def _walk_back(steps, params, x, n: int, perms=None, pre=None, native: bool = False):
+    """Walk ``steps`` backwards from ``x = (ψ_out, λ_out)`` (each (1, 2**n)); ``native``: rotor steps
+    run the native kernel.
 
     Returns ``(pieces, transitions, (ψ_in, λ_in))``: gradient terms ``[(index array, values)]``,
     and, for the steps with prepared values ``pre`` (scanned rotor steps of a repeat body),
@@ -129,7 +132,7 @@ def _walk_back(steps, params, x, n: int, perms=None, pre=None):
 
             def body(carry, xs, step=step, inv=inv, index_arrays=index_arrays):
                 p, pre_i = xs
-                pcs, tr, carry = _walk_back(step.body, p, carry, n, inv, pre_i)
+                pcs, tr, carry = _walk_back(step.body, p, carry, n, inv, pre_i, native)
                 index_arrays[:] = [ix for ix, _ in pcs]
                 return carry, ([v for _, v in pcs], tr)
 
@@ -141,10 +144,10 @@ def _walk_back(steps, params, x, n: int, perms=None, pre=None):
                 return carry, (jax.vmap(one_rep)(pc, vals, tr) if step.nparams else None)
 
             def single(carry, p, step=step, inv=inv):  # one loop, everything inside: a smaller program
-                pcs, tr, carry = _walk_back(step.body, p, carry, n, inv, prepare_one(step.body, p, n))
+                pcs, tr, carry = _walk_back(step.body, p, carry, n, inv, prepare_one(step.body, p, n), native)
                 return carry, (_rep_gradient(step, p, pcs, tr) if step.nparams else None)
 
-            if n < BLOCKS_FROM:  # compile time counts more than run time there (n=10: ≈ 0.35 s more with chunks)
+            if n < BLOCKS_FROM and not native:  # compile time counts more than run time there (n=10: ≈ 0.35 s more with chunks)
                 (psi, lam), g = lax.scan(single, (psi, lam), _slice(params, step), reverse=True)
             else:
                 c = _chunk(step.count)
@@ -153,7 +156,7 @@ def _walk_back(steps, params, x, n: int, perms=None, pre=None):
             if step.nparams:
                 pieces.append((np.arange(step.offset, step.offset + step.count * step.nparams), g.reshape(-1)))
         else:
-            out, psi, lam = step_backward(step, params, psi, lam, n, perms.get(i), pre.get(i))
+            out, psi, lam = step_backward(step, params, psi, lam, n, perms.get(i), pre.get(i), native)
             if i in pre:
                 if out is not None:
                     trans[i] = out
@@ -162,9 +165,9 @@ def _walk_back(steps, params, x, n: int, perms=None, pre=None):
     return pieces, trans, (psi, lam)
 
 
-def _backward(steps, params, x, n: int, nparams: int):
+def _backward(steps, params, x, n: int, nparams: int, native: bool = False):
     """Walk the program backwards from ``x = (ψ_out, λ_out)``; return (gradient, (ψ_in, λ_in))."""
-    pieces, _, x = _walk_back(steps, params, x, n)
+    pieces, _, x = _walk_back(steps, params, x, n, native=native)
     if not pieces:
         return jnp.zeros((nparams,), jnp.float64), x
     return _assemble(pieces, nparams), x
@@ -202,19 +205,21 @@ def _one_at_a_time(fn, chunk: int = 1):
 
 
 @lru_cache(maxsize=128)
-def _adjoint_apply(program: Program):
+def _adjoint_apply(program: Program, native: bool = False):
+    """The reversible-adjoint simulator of ``program`` (``native``: rotor steps run the native
+    kernels of :mod:`qdiff.circuits.native`)."""
     n, steps, m = program.n, program.steps, program.nparams
 
     @_one_at_a_time
     @jax.jit
     def forward(params, psi):
-        return _forward(steps, params, psi[None], n)[0]
+        return _forward(steps, params, psi[None], n, native=native)[0]
 
     @_one_at_a_time
     @jax.jit
     def backward(params, out, ct):
         x = (out[None], jnp.conj(ct).astype(out.dtype)[None])
-        g, (_, lam0) = _backward(steps, params, x, n, m)
+        g, (_, lam0) = _backward(steps, params, x, n, m, native)
         return g, jnp.conj(lam0[0])
 
     @jax.custom_vjp
@@ -299,7 +304,7 @@ def apply(circuit, params, state=None, *, method: str = "adjoint"):
     program = compile_circuit(circuit)
     params = check_params(program, params)
     psi = check_state(program.n, state)
-    fn = (_adjoint_apply if method == "adjoint" else _backprop_apply)(program)
+    fn = _adjoint_apply(program, _native.enabled()) if method == "adjoint" else _backprop_apply(program)
     if params.ndim == 2 and psi.ndim == 2:
         if params.shape[0] != psi.shape[0]:
             raise InputError(f"batch sizes differ: {params.shape[0]} parameter sets, {psi.shape[0]} states")
