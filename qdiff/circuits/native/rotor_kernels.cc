@@ -77,6 +77,59 @@ inline void back_vec(double* __restrict pa, double* __restrict pb, double* __res
   acc[3] += oii;
 }
 
+// Small strides (st < 4): a call per pair run of length st would pay the loop set-up (and in
+// back_vec the accumulators) for every one or two pairs.  Instead the block is walked as st
+// interleaved sequences with a fixed step of 2 st amplitudes between consecutive pairs, which the
+// compiler vectorises with strided loads.
+inline void apply_small(double* __restrict x, int64_t blk, int64_t st, const Mat& u) {
+  const int64_t step = 4 * st;  // doubles between consecutive pairs of one sequence
+  for (int64_t r = 0; r < st; ++r) {
+    double* __restrict a = x + 2 * r;
+    double* __restrict b = a + 2 * st;
+    for (int64_t i = 0; i < 2 * blk; i += step) {
+      const double ar = a[i], ai = a[i + 1], br = b[i], bi = b[i + 1];
+      a[i] = u.r00 * ar - u.i00 * ai + u.r01 * br - u.i01 * bi;
+      a[i + 1] = u.r00 * ai + u.i00 * ar + u.r01 * bi + u.i01 * br;
+      b[i] = u.r10 * ar - u.i10 * ai + u.r11 * br - u.i11 * bi;
+      b[i + 1] = u.r10 * ai + u.i10 * ar + u.r11 * bi + u.i11 * br;
+    }
+  }
+}
+
+inline void back_small(double* __restrict p, double* __restrict l, int64_t blk, int64_t st,
+                       const Mat& v, double* acc) {
+  const int64_t step = 4 * st;
+  double d0 = 0, d1 = 0, orr = 0, oii = 0;
+  for (int64_t r = 0; r < st; ++r) {
+    double* __restrict pa = p + 2 * r;
+    double* __restrict pb = pa + 2 * st;
+    double* __restrict la = l + 2 * r;
+    double* __restrict lb = la + 2 * st;
+    for (int64_t i = 0; i < 2 * blk; i += step) {
+      const double p0r = pa[i], p0i = pa[i + 1], p1r = pb[i], p1i = pb[i + 1];
+      const double l0r = la[i], l0i = la[i + 1], l1r = lb[i], l1i = lb[i + 1];
+      d0 += l0r * p0i - l0i * p0r;
+      d1 += l1r * p1i - l1i * p1r;
+      orr += (l0r * p1r + l0i * p1i) - (l1r * p0r + l1i * p0i);
+      oii += (l0r * p1i - l0i * p1r) + (l1r * p0i - l1i * p0r);
+      pa[i] = v.r00 * p0r - v.i00 * p0i + v.r01 * p1r - v.i01 * p1i;
+      pa[i + 1] = v.r00 * p0i + v.i00 * p0r + v.r01 * p1i + v.i01 * p1r;
+      pb[i] = v.r10 * p0r - v.i10 * p0i + v.r11 * p1r - v.i11 * p1i;
+      pb[i + 1] = v.r10 * p0i + v.i10 * p0r + v.r11 * p1i + v.i11 * p1r;
+      la[i] = v.r00 * l0r - v.i00 * l0i + v.r01 * l1r - v.i01 * l1i;
+      la[i + 1] = v.r00 * l0i + v.i00 * l0r + v.r01 * l1i + v.i01 * l1r;
+      lb[i] = v.r10 * l0r - v.i10 * l0i + v.r11 * l1r - v.i11 * l1i;
+      lb[i + 1] = v.r10 * l0i + v.i10 * l0r + v.r11 * l1i + v.i11 * l1r;
+    }
+  }
+  acc[0] += d0;
+  acc[1] += d1;
+  acc[2] += orr;
+  acc[3] += oii;
+}
+
+constexpr int64_t kSmallStride = 4;
+
 // The gates of one layer split by where their pairs lie: `low` gates have both members of a pair
 // inside every aligned block of 2**block_bits amplitudes; `high` gates (larger strides) are visited
 // in tiles: for a group of at most tile_gates high bits, a tile holds the 2**k rows obtained by
@@ -141,6 +194,10 @@ void layer_apply(double* s, int64_t nbits, ffi::Span<const int64_t> bits, const 
       for (int64_t g : p.low) {
         const int64_t st = int64_t(1) << bits[g];
         double* x = s + 2 * base;
+        if (st < kSmallStride) {
+          apply_small(x, blk, st, mats[g]);
+          continue;
+        }
         for (int64_t j = 0; j < blk; j += 2 * st) apply_vec(x + 2 * j, x + 2 * (j + st), st, mats[g]);
       }
   for (const auto& group : p.high)
@@ -159,6 +216,10 @@ void layer_back(double* p, double* l, int64_t nbits, ffi::Span<const int64_t> bi
         const int64_t st = int64_t(1) << bits[g];
         double* x = p + 2 * base;
         double* y = l + 2 * base;
+        if (st < kSmallStride) {
+          back_small(x, y, blk, st, mats[g], acc + 4 * g);
+          continue;
+        }
         for (int64_t j = 0; j < blk; j += 2 * st)
           back_vec(x + 2 * j, x + 2 * (j + st), y + 2 * j, y + 2 * (j + st), st, mats[g], acc + 4 * g);
       }
