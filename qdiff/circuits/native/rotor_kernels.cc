@@ -20,8 +20,10 @@
 // tiles of up to tile_gates gates (one pass over the state per tile group; see Plan).
 #include <algorithm>
 #include <complex>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "xla/ffi/api/ffi.h"
@@ -30,105 +32,225 @@ namespace ffi = xla::ffi;
 
 namespace {
 
+// SIMD through the GCC/Clang vector extensions (portable C++17 for both compilers; the width is
+// the widest the target has: 8 doubles with AVX-512, 4 with AVX, else 2).  A vector holds kCplx
+// interleaved amplitudes (re, im, re, im, ...).  A complex product c * x is computed without
+// de-interleaving as  re(c) * x + (im(c) * (-1, +1, ...)) * swap_ri(x),  swap_ri exchanging the
+// real and imaginary lane of every amplitude (one in-lane shuffle, shared by all products of x).
+#if defined(__AVX512F__)
+#define QDIFF_VEC_BYTES 64
+#elif defined(__AVX__)
+#define QDIFF_VEC_BYTES 32
+#else
+#define QDIFF_VEC_BYTES 16
+#endif
+typedef double vd __attribute__((vector_size(QDIFF_VEC_BYTES)));
+constexpr int kLanes = QDIFF_VEC_BYTES / 8;
+constexpr int64_t kCplx = kLanes / 2;                                    // amplitudes per vector
+constexpr int64_t kCplxBits = kCplx >= 4 ? 2 : kCplx >= 2 ? 1 : 0;    // log2(kCplx)
+static_assert(kCplx == (int64_t(1) << kCplxBits), "vector width");
+
+inline vd ld(const double* p) {
+  vd v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void st(double* p, vd v) { std::memcpy(p, &v, sizeof v); }
+
+// Lane permutation k -> k ^ S.
+template <int S, size_t... I>
+inline vd xor_perm(vd a, std::index_sequence<I...>) {
+  return __builtin_shufflevector(a, a, (I ^ S)...);
+}
+template <int S>
+inline vd perm(vd a) {
+  return xor_perm<S>(a, std::make_index_sequence<kLanes>());
+}
+inline vd swap_ri(vd a) { return perm<1>(a); }
+
+// A complex coefficient per amplitude slot: c * x = r * x + i * swap_ri(x).
+struct CVec {
+  vd r, i;
+};
+// The build allows reassociation (-fassociative-math); GCC then rebalances a chain of
+// multiply-adds into a tree of multiplies and adds, which costs more instructions than the chain of
+// fused multiply-adds.  keep() marks the evaluation order to be kept where the compiler has a way.
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_assoc_barrier)
+#define QDIFF_KEEP(x) __builtin_assoc_barrier(x)
+#elif __has_builtin(__arithmetic_fence)
+#define QDIFF_KEEP(x) __arithmetic_fence(x)
+#endif
+#endif
+#ifndef QDIFF_KEEP
+#define QDIFF_KEEP(x) (x)
+#endif
+
+// a x + b y as one multiply and three fused multiply-adds.
+inline vd cmul2(const CVec& a, vd x, vd sx, const CVec& b, vd y, vd sy) {
+  return QDIFF_KEEP(QDIFF_KEEP(QDIFF_KEEP(a.r * x) + a.i * sx) + b.r * y) + b.i * sy;
+}
+// c x + t, two fused multiply-adds.
+inline vd cfma(const CVec& c, vd x, vd sx, vd t) { return QDIFF_KEEP(t + c.r * x) + c.i * sx; }
+inline vd cmul(const CVec& c, vd x, vd sx) { return c.r * x + c.i * sx; }
+
+template <class F>
+CVec cvec(F&& coef) {
+  CVec c;
+  for (int k = 0; k < kLanes; ++k) {
+    const std::complex<double> z = coef(k / 2);
+    c.r[k] = z.real();
+    c.i[k] = (k & 1) ? z.imag() : -z.imag();
+  }
+  return c;
+}
+
+// One gate's 2x2 matrix (row-major u) and its coefficient vectors: c00..c11 broadcast, for pairs
+// whose members lie in different vectors; for pairs inside one vector (stride 2**sb < kCplx)
+// in_own[sb] holds per slot the coefficient of the slot's own amplitude (u00 for the pair's first
+// member, u11 for the second) and in_part[sb] that of the partner's, stored at the partner's slot
+// (u10 at the first member's slot, u01 at the second's), so that
+//   x' = in_own * x + partner_perm(in_part * x).
 struct Mat {
-  double r00, i00, r01, i01, r10, i10, r11, i11;
+  std::complex<double> u[4];
+  CVec c00, c01, c10, c11;
+  CVec in_own[2], in_part[2];
 };
 
 Mat load(const std::complex<double>* u) {
-  return {u[0].real(), u[0].imag(), u[1].real(), u[1].imag(),
-          u[2].real(), u[2].imag(), u[3].real(), u[3].imag()};
+  Mat m;
+  for (int k = 0; k < 4; ++k) m.u[k] = u[k];
+  m.c00 = cvec([&](int) { return u[0]; });
+  m.c01 = cvec([&](int) { return u[1]; });
+  m.c10 = cvec([&](int) { return u[2]; });
+  m.c11 = cvec([&](int) { return u[3]; });
+  for (int sb = 0; sb < 2; ++sb) {
+    m.in_own[sb] = cvec([&](int slot) { return ((slot >> sb) & 1) ? u[3] : u[0]; });
+    m.in_part[sb] = cvec([&](int slot) { return ((slot >> sb) & 1) ? u[1] : u[2]; });
+  }
+  return m;
 }
 
-// (a, b) <- u (a, b) elementwise over len amplitudes (a, b: interleaved re/im).
-inline void apply_vec(double* __restrict a, double* __restrict b, int64_t len, const Mat& u) {
-  for (int64_t i = 0; i < 2 * len; i += 2) {
-    const double ar = a[i], ai = a[i + 1], br = b[i], bi = b[i + 1];
-    a[i] = u.r00 * ar - u.i00 * ai + u.r01 * br - u.i01 * bi;
-    a[i + 1] = u.r00 * ai + u.i00 * ar + u.r01 * bi + u.i01 * br;
-    b[i] = u.r10 * ar - u.i10 * ai + u.r11 * br - u.i11 * bi;
-    b[i + 1] = u.r10 * ai + u.i10 * ar + u.r11 * bi + u.i11 * br;
+// Transition sums kept lane-wise over a gate's pairs, reduced once at the end of a call:
+// d0 = sum(even lanes) - sum(odd lanes) of sum l0 * swap_ri(p0) (= sum l0r p0i - l0i p0r), d1 the
+// same with l1, p1; Re off = sum of all lanes of sum (l0 p1 - l1 p0); Im off = even - odd lanes of
+// sum (l0 swap_ri(p1) + l1 swap_ri(p0)).
+struct Acc {
+  vd d0, d1, orr, oii;
+};
+// Pairs inside one vector: dd = sum l swap_ri(p) (d0 from the first members' slots, d1 from the
+// second members'), orr = sum l * partner(p) (Re off = first members' lanes - second members'),
+// oii = sum swap_ri(l) * partner(p) (Im off = odd lanes - even lanes).
+struct AccIn {
+  vd dd, orr, oii;
+};
+
+// (a, b) <- u (a, b) elementwise over len amplitudes (a multiple of kCplx).
+inline void apply_run(double* __restrict a, double* __restrict b, int64_t len, const Mat& u) {
+  for (int64_t i = 0; i < 2 * len; i += kLanes) {
+    const vd x = ld(a + i), y = ld(b + i), sx = swap_ri(x), sy = swap_ri(y);
+    st(a + i, cmul2(u.c00, x, sx, u.c01, y, sy));
+    st(b + i, cmul2(u.c10, x, sx, u.c11, y, sy));
   }
 }
 
-// Undo one gate (v = U^dagger) on the pairs (pa, pb) of psi and (la, lb) of lam, len amplitudes,
-// adding the reduced transition sums (taken before the undo) to acc[0..4).
-inline void back_vec(double* __restrict pa, double* __restrict pb, double* __restrict la,
-                     double* __restrict lb, int64_t len, const Mat& v, double* acc) {
-  double d0 = 0, d1 = 0, orr = 0, oii = 0;
-  for (int64_t i = 0; i < 2 * len; i += 2) {
-    const double p0r = pa[i], p0i = pa[i + 1], p1r = pb[i], p1i = pb[i + 1];
-    const double l0r = la[i], l0i = la[i + 1], l1r = lb[i], l1i = lb[i + 1];
-    d0 += l0r * p0i - l0i * p0r;
-    d1 += l1r * p1i - l1i * p1r;
-    orr += (l0r * p1r + l0i * p1i) - (l1r * p0r + l1i * p0i);
-    oii += (l0r * p1i - l0i * p1r) + (l1r * p0i - l1i * p0r);
-    pa[i] = v.r00 * p0r - v.i00 * p0i + v.r01 * p1r - v.i01 * p1i;
-    pa[i + 1] = v.r00 * p0i + v.i00 * p0r + v.r01 * p1i + v.i01 * p1r;
-    pb[i] = v.r10 * p0r - v.i10 * p0i + v.r11 * p1r - v.i11 * p1i;
-    pb[i + 1] = v.r10 * p0i + v.i10 * p0r + v.r11 * p1i + v.i11 * p1r;
-    la[i] = v.r00 * l0r - v.i00 * l0i + v.r01 * l1r - v.i01 * l1i;
-    la[i + 1] = v.r00 * l0i + v.i00 * l0r + v.r01 * l1i + v.i01 * l1r;
-    lb[i] = v.r10 * l0r - v.i10 * l0i + v.r11 * l1r - v.i11 * l1i;
-    lb[i + 1] = v.r10 * l0i + v.i10 * l0r + v.r11 * l1i + v.i11 * l1r;
+// Gate of stride 2**SB < kCplx on blk amplitudes (a multiple of kCplx): pairs inside each vector.
+template <int SB>
+inline void apply_in(double* __restrict x, int64_t blk, const Mat& u) {
+  const CVec& own = u.in_own[SB];
+  const CVec& part = u.in_part[SB];
+  for (int64_t i = 0; i < 2 * blk; i += kLanes) {
+    const vd v = ld(x + i), sv = swap_ri(v);
+    st(x + i, cfma(own, v, sv, perm<(2 << SB)>(cmul(part, v, sv))));
   }
-  acc[0] += d0;
-  acc[1] += d1;
-  acc[2] += orr;
-  acc[3] += oii;
 }
 
-// Small strides (st < 4): a call per pair run of length st would pay the loop set-up (and in
-// back_vec the accumulators) for every one or two pairs.  Instead the block is walked as st
-// interleaved sequences with a fixed step of 2 st amplitudes between consecutive pairs, which the
-// compiler vectorises with strided loads.
-inline void apply_small(double* __restrict x, int64_t blk, int64_t st, const Mat& u) {
-  const int64_t step = 4 * st;  // doubles between consecutive pairs of one sequence
-  for (int64_t r = 0; r < st; ++r) {
-    double* __restrict a = x + 2 * r;
-    double* __restrict b = a + 2 * st;
-    for (int64_t i = 0; i < 2 * blk; i += step) {
-      const double ar = a[i], ai = a[i + 1], br = b[i], bi = b[i + 1];
-      a[i] = u.r00 * ar - u.i00 * ai + u.r01 * br - u.i01 * bi;
-      a[i + 1] = u.r00 * ai + u.i00 * ar + u.r01 * bi + u.i01 * br;
-      b[i] = u.r10 * ar - u.i10 * ai + u.r11 * br - u.i11 * bi;
-      b[i + 1] = u.r10 * ai + u.i10 * ar + u.r11 * bi + u.i11 * br;
+// Undo one gate (v = U^dagger) on the pairs (pa, pb) of psi and (la, lb) of lam, len amplitudes
+// (a multiple of kCplx), adding the transition sums (taken before the undo) to acc.
+inline void back_run(double* __restrict pa, double* __restrict pb, double* __restrict la,
+                     double* __restrict lb, int64_t len, const Mat& v, Acc& acc) {
+  vd d0 = acc.d0, d1 = acc.d1, orr = acc.orr, oii = acc.oii;
+  for (int64_t i = 0; i < 2 * len; i += kLanes) {
+    const vd p0 = ld(pa + i), p1 = ld(pb + i), l0 = ld(la + i), l1 = ld(lb + i);
+    const vd sp0 = swap_ri(p0), sp1 = swap_ri(p1), sl0 = swap_ri(l0), sl1 = swap_ri(l1);
+    d0 += l0 * sp0;
+    d1 += l1 * sp1;
+    orr = QDIFF_KEEP(orr + l0 * p1) - l1 * p0;
+    oii = QDIFF_KEEP(oii + l0 * sp1) + l1 * sp0;
+    st(pa + i, cmul2(v.c00, p0, sp0, v.c01, p1, sp1));
+    st(pb + i, cmul2(v.c10, p0, sp0, v.c11, p1, sp1));
+    st(la + i, cmul2(v.c00, l0, sl0, v.c01, l1, sl1));
+    st(lb + i, cmul2(v.c10, l0, sl0, v.c11, l1, sl1));
+  }
+  acc = {d0, d1, orr, oii};
+}
+
+template <int SB>
+inline void back_in(double* __restrict p, double* __restrict l, int64_t blk, const Mat& v, AccIn& acc) {
+  const CVec& own = v.in_own[SB];
+  const CVec& part = v.in_part[SB];
+  vd dd = acc.dd, orr = acc.orr, oii = acc.oii;
+  for (int64_t i = 0; i < 2 * blk; i += kLanes) {
+    const vd x = ld(p + i), y = ld(l + i), sx = swap_ri(x), sy = swap_ri(y), xp = perm<(2 << SB)>(x);
+    dd += y * sx;
+    orr += y * xp;
+    oii += sy * xp;
+    st(p + i, cfma(own, x, sx, perm<(2 << SB)>(cmul(part, x, sx))));
+    st(l + i, cfma(own, y, sy, perm<(2 << SB)>(cmul(part, y, sy))));
+  }
+  acc = {dd, orr, oii};
+}
+
+void reduce(const Acc& a, double* out) {
+  for (int k = 0; k < kLanes; ++k) {
+    const double e = (k & 1) ? -1.0 : 1.0;
+    out[0] += e * a.d0[k];
+    out[1] += e * a.d1[k];
+    out[2] += a.orr[k];
+    out[3] += e * a.oii[k];
+  }
+}
+
+void reduce_in(const AccIn& a, int64_t sb, double* out) {
+  for (int k = 0; k < kLanes; ++k) {
+    const double e = (k & 1) ? -1.0 : 1.0;
+    const int64_t second = ((k / 2) >> sb) & 1;
+    out[second] += e * a.dd[k];
+    out[2] += second ? -a.orr[k] : a.orr[k];
+    out[3] -= e * a.oii[k];
+  }
+}
+
+// States smaller than one vector (n = 1 with AVX-512): plain complex arithmetic.
+void apply_tiny(double* s, int64_t nstate, int64_t b, const Mat& u) {
+  auto* z = reinterpret_cast<std::complex<double>*>(s);
+  const int64_t st = int64_t(1) << b;
+  for (int64_t i = 0; i < nstate; ++i)
+    if (!(i & st)) {
+      const std::complex<double> a = z[i], c = z[i + st];
+      z[i] = u.u[0] * a + u.u[1] * c;
+      z[i + st] = u.u[2] * a + u.u[3] * c;
     }
-  }
 }
 
-inline void back_small(double* __restrict p, double* __restrict l, int64_t blk, int64_t st,
-                       const Mat& v, double* acc) {
-  const int64_t step = 4 * st;
-  double d0 = 0, d1 = 0, orr = 0, oii = 0;
-  for (int64_t r = 0; r < st; ++r) {
-    double* __restrict pa = p + 2 * r;
-    double* __restrict pb = pa + 2 * st;
-    double* __restrict la = l + 2 * r;
-    double* __restrict lb = la + 2 * st;
-    for (int64_t i = 0; i < 2 * blk; i += step) {
-      const double p0r = pa[i], p0i = pa[i + 1], p1r = pb[i], p1i = pb[i + 1];
-      const double l0r = la[i], l0i = la[i + 1], l1r = lb[i], l1i = lb[i + 1];
-      d0 += l0r * p0i - l0i * p0r;
-      d1 += l1r * p1i - l1i * p1r;
-      orr += (l0r * p1r + l0i * p1i) - (l1r * p0r + l1i * p0i);
-      oii += (l0r * p1i - l0i * p1r) + (l1r * p0i - l1i * p0r);
-      pa[i] = v.r00 * p0r - v.i00 * p0i + v.r01 * p1r - v.i01 * p1i;
-      pa[i + 1] = v.r00 * p0i + v.i00 * p0r + v.r01 * p1i + v.i01 * p1r;
-      pb[i] = v.r10 * p0r - v.i10 * p0i + v.r11 * p1r - v.i11 * p1i;
-      pb[i + 1] = v.r10 * p0i + v.i10 * p0r + v.r11 * p1i + v.i11 * p1r;
-      la[i] = v.r00 * l0r - v.i00 * l0i + v.r01 * l1r - v.i01 * l1i;
-      la[i + 1] = v.r00 * l0i + v.i00 * l0r + v.r01 * l1i + v.i01 * l1r;
-      lb[i] = v.r10 * l0r - v.i10 * l0i + v.r11 * l1r - v.i11 * l1i;
-      lb[i + 1] = v.r10 * l0i + v.i10 * l0r + v.r11 * l1i + v.i11 * l1r;
+void back_tiny(double* p, double* l, int64_t nstate, int64_t b, const Mat& v, double* acc) {
+  auto* zp = reinterpret_cast<std::complex<double>*>(p);
+  auto* zl = reinterpret_cast<std::complex<double>*>(l);
+  const int64_t st = int64_t(1) << b;
+  for (int64_t i = 0; i < nstate; ++i)
+    if (!(i & st)) {
+      const std::complex<double> p0 = zp[i], p1 = zp[i + st], l0 = zl[i], l1 = zl[i + st];
+      acc[0] += std::imag(std::conj(l0) * p0);
+      acc[1] += std::imag(std::conj(l1) * p1);
+      const std::complex<double> off = std::conj(l0) * p1 - l1 * std::conj(p0);
+      acc[2] += off.real();
+      acc[3] += off.imag();
+      zp[i] = v.u[0] * p0 + v.u[1] * p1;
+      zp[i + st] = v.u[2] * p0 + v.u[3] * p1;
+      zl[i] = v.u[0] * l0 + v.u[1] * l1;
+      zl[i + st] = v.u[2] * l0 + v.u[3] * l1;
     }
-  }
-  acc[0] += d0;
-  acc[1] += d1;
-  acc[2] += orr;
-  acc[3] += oii;
 }
-
-constexpr int64_t kSmallStride = 4;
 
 // The gates of one layer split by where their pairs lie: `low` gates have both members of a pair
 // inside every aligned block of 2**block_bits amplitudes; `high` gates (larger strides) are visited
@@ -137,7 +259,8 @@ constexpr int64_t kSmallStride = 4;
 // group's gates run on the tile while it is in the cache (one pass over the state per group
 // instead of one per gate).
 // The tile of a layer_back pass has 2**(block_bits + 1) amplitudes of each of psi and lam, that of
-// a layer_apply pass 2**(block_bits + 2) of the one state.
+// a layer_apply pass 2**(block_bits + 2) of the one state.  Blocks and rows hold at least one
+// vector (block_bits >= kCplxBits, cb >= kCplxBits).
 struct Plan {
   int64_t block_bits;
   std::vector<int64_t> low;                // gate indices, in the order given
@@ -145,10 +268,10 @@ struct Plan {
 };
 
 Plan plan(ffi::Span<const int64_t> bits, int64_t block_bits, int64_t tile_gates) {
-  Plan p{block_bits, {}, {}};
+  Plan p{std::max(block_bits, kCplxBits), {}, {}};
   std::vector<int64_t> hi;
   for (int64_t g = 0; g < static_cast<int64_t>(bits.size()); ++g)
-    (bits[g] < block_bits ? p.low : hi).push_back(g);
+    (bits[g] < p.block_bits ? p.low : hi).push_back(g);
   std::sort(hi.begin(), hi.end(), [&](int64_t a, int64_t b) { return bits[a] < bits[b]; });
   for (size_t i = 0; i < hi.size(); i += tile_gates)
     p.high.emplace_back(hi.begin() + i, hi.begin() + std::min<size_t>(hi.size(), i + tile_gates));
@@ -161,7 +284,7 @@ template <class F>
 void tile_pass(int64_t nbits, ffi::Span<const int64_t> bits, const std::vector<int64_t>& group,
                int64_t tile_bits, F&& fn) {
   const int64_t k = group.size();
-  const int64_t cb = std::min(bits[group[0]], std::max<int64_t>(0, tile_bits - k));
+  const int64_t cb = std::min(bits[group[0]], std::max<int64_t>(kCplxBits, tile_bits - k));
   std::vector<int64_t> free;
   for (int64_t b = cb; b < nbits; ++b) {
     bool used = false;
@@ -188,45 +311,70 @@ void tile_pass(int64_t nbits, ffi::Span<const int64_t> bits, const std::vector<i
 void layer_apply(double* s, int64_t nbits, ffi::Span<const int64_t> bits, const Plan& p,
                  const std::vector<Mat>& mats) {
   const int64_t nstate = int64_t(1) << nbits;
+  if (nstate < kCplx) {
+    for (size_t g = 0; g < bits.size(); ++g) apply_tiny(s, nstate, bits[g], mats[g]);
+    return;
+  }
   const int64_t blk = std::min<int64_t>(nstate, int64_t(1) << p.block_bits);
   if (!p.low.empty())
-    for (int64_t base = 0; base < nstate; base += blk)
+    for (int64_t base = 0; base < nstate; base += blk) {
+      double* x = s + 2 * base;
       for (int64_t g : p.low) {
         const int64_t st = int64_t(1) << bits[g];
-        double* x = s + 2 * base;
-        if (st < kSmallStride) {
-          apply_small(x, blk, st, mats[g]);
-          continue;
+        if (st >= kCplx) {
+          for (int64_t j = 0; j < blk; j += 2 * st) apply_run(x + 2 * j, x + 2 * (j + st), st, mats[g]);
+        } else if constexpr (kCplx > 1) {
+          if (bits[g] == 0) {
+            apply_in<0>(x, blk, mats[g]);
+          } else if constexpr (kCplx > 2) {
+            apply_in<1>(x, blk, mats[g]);
+          }
         }
-        for (int64_t j = 0; j < blk; j += 2 * st) apply_vec(x + 2 * j, x + 2 * (j + st), st, mats[g]);
       }
+    }
   for (const auto& group : p.high)
     tile_pass(nbits, bits, group, p.block_bits + 2, [&](int64_t g, int64_t o0, int64_t o1, int64_t len) {
-      apply_vec(s + 2 * o0, s + 2 * o1, len, mats[g]);
+      apply_run(s + 2 * o0, s + 2 * o1, len, mats[g]);
     });
 }
 
 void layer_back(double* p, double* l, int64_t nbits, ffi::Span<const int64_t> bits,
                 const Plan& pl, const std::vector<Mat>& mats, double* acc) {
   const int64_t nstate = int64_t(1) << nbits;
+  const size_t m = bits.size();
+  if (nstate < kCplx) {
+    for (size_t g = 0; g < m; ++g) back_tiny(p, l, nstate, bits[g], mats[g], acc + 4 * g);
+    return;
+  }
+  std::vector<Acc> accs(m, Acc{vd{}, vd{}, vd{}, vd{}});
+  std::vector<AccIn> accin(m, AccIn{vd{}, vd{}, vd{}});
   const int64_t blk = std::min<int64_t>(nstate, int64_t(1) << pl.block_bits);
   if (!pl.low.empty())
-    for (int64_t base = 0; base < nstate; base += blk)
+    for (int64_t base = 0; base < nstate; base += blk) {
+      double* x = p + 2 * base;
+      double* y = l + 2 * base;
       for (int64_t g : pl.low) {
         const int64_t st = int64_t(1) << bits[g];
-        double* x = p + 2 * base;
-        double* y = l + 2 * base;
-        if (st < kSmallStride) {
-          back_small(x, y, blk, st, mats[g], acc + 4 * g);
-          continue;
+        if (st >= kCplx) {
+          for (int64_t j = 0; j < blk; j += 2 * st)
+            back_run(x + 2 * j, x + 2 * (j + st), y + 2 * j, y + 2 * (j + st), st, mats[g], accs[g]);
+        } else if constexpr (kCplx > 1) {
+          if (bits[g] == 0) {
+            back_in<0>(x, y, blk, mats[g], accin[g]);
+          } else if constexpr (kCplx > 2) {
+            back_in<1>(x, y, blk, mats[g], accin[g]);
+          }
         }
-        for (int64_t j = 0; j < blk; j += 2 * st)
-          back_vec(x + 2 * j, x + 2 * (j + st), y + 2 * j, y + 2 * (j + st), st, mats[g], acc + 4 * g);
       }
+    }
   for (const auto& group : pl.high)
     tile_pass(nbits, bits, group, pl.block_bits + 1, [&](int64_t g, int64_t o0, int64_t o1, int64_t len) {
-      back_vec(p + 2 * o0, p + 2 * o1, l + 2 * o0, l + 2 * o1, len, mats[g], acc + 4 * g);
+      back_run(p + 2 * o0, p + 2 * o1, l + 2 * o0, l + 2 * o1, len, mats[g], accs[g]);
     });
+  for (size_t g = 0; g < m; ++g) {
+    reduce(accs[g], acc + 4 * g);
+    if (bits[g] < kCplxBits) reduce_in(accin[g], bits[g], acc + 4 * g);
+  }
 }
 
 int64_t log2_exact(int64_t n) {
