@@ -57,10 +57,16 @@ inline vd ld(const double* p) {
 }
 inline void st(double* p, vd v) { std::memcpy(p, &v, sizeof v); }
 
-// Lane permutation k -> k ^ S.
+// Lane permutation k -> k ^ S (__builtin_shufflevector in Clang, __builtin_shuffle in GCC, which
+// has the former only since version 12).
 template <int S, size_t... I>
 inline vd xor_perm(vd a, std::index_sequence<I...>) {
+#if defined(__clang__)
   return __builtin_shufflevector(a, a, (I ^ S)...);
+#else
+  typedef long long vi __attribute__((vector_size(QDIFF_VEC_BYTES)));
+  return __builtin_shuffle(a, vi{(I ^ S)...});
+#endif
 }
 template <int S>
 inline vd perm(vd a) {
@@ -145,60 +151,207 @@ struct AccIn {
   vd dd, orr, oii;
 };
 
-// (a, b) <- u (a, b) elementwise over len amplitudes (a multiple of kCplx).
-inline void apply_run(double* __restrict a, double* __restrict b, int64_t len, const Mat& u) {
-  for (int64_t i = 0; i < 2 * len; i += kLanes) {
-    const vd x = ld(a + i), y = ld(b + i), sx = swap_ri(x), sy = swap_ri(y);
-    st(a + i, cmul2(u.c00, x, sx, u.c01, y, sy));
-    st(b + i, cmul2(u.c10, x, sx, u.c11, y, sy));
-  }
+// ---- One gate on amplitudes held in registers ----
+
+// (x, y) <- u (x, y): x, y hold kCplx pairs' first and second members.
+inline void gate_pair(const Mat& u, vd& x, vd& y) {
+  const vd sx = swap_ri(x), sy = swap_ri(y);
+  const vd a = cmul2(u.c00, x, sx, u.c01, y, sy);
+  y = cmul2(u.c10, x, sx, u.c11, y, sy);
+  x = a;
 }
 
-// Gate of stride 2**SB < kCplx on blk amplitudes (a multiple of kCplx): pairs inside each vector.
+// A gate of stride 2**SB < kCplx on the pairs inside the vector x.
 template <int SB>
-inline void apply_in(double* __restrict x, int64_t blk, const Mat& u) {
-  const CVec& own = u.in_own[SB];
-  const CVec& part = u.in_part[SB];
-  for (int64_t i = 0; i < 2 * blk; i += kLanes) {
-    const vd v = ld(x + i), sv = swap_ri(v);
-    st(x + i, cfma(own, v, sv, perm<(2 << SB)>(cmul(part, v, sv))));
-  }
+inline void gate_in(const Mat& u, vd& x) {
+  const vd sx = swap_ri(x);
+  x = cfma(u.in_own[SB], x, sx, perm<(2 << SB)>(cmul(u.in_part[SB], x, sx)));
 }
 
-// Undo one gate (v = U^dagger) on the pairs (pa, pb) of psi and (la, lb) of lam, len amplitudes
-// (a multiple of kCplx), adding the transition sums (taken before the undo) to acc.
-inline void back_run(double* __restrict pa, double* __restrict pb, double* __restrict la,
-                     double* __restrict lb, int64_t len, const Mat& v, Acc& acc) {
-  vd d0 = acc.d0, d1 = acc.d1, orr = acc.orr, oii = acc.oii;
-  for (int64_t i = 0; i < 2 * len; i += kLanes) {
-    const vd p0 = ld(pa + i), p1 = ld(pb + i), l0 = ld(la + i), l1 = ld(lb + i);
-    const vd sp0 = swap_ri(p0), sp1 = swap_ri(p1), sl0 = swap_ri(l0), sl1 = swap_ri(l1);
-    d0 += l0 * sp0;
-    d1 += l1 * sp1;
-    orr = QDIFF_KEEP(orr + l0 * p1) - l1 * p0;
-    oii = QDIFF_KEEP(oii + l0 * sp1) + l1 * sp0;
-    st(pa + i, cmul2(v.c00, p0, sp0, v.c01, p1, sp1));
-    st(pb + i, cmul2(v.c10, p0, sp0, v.c11, p1, sp1));
-    st(la + i, cmul2(v.c00, l0, sl0, v.c01, l1, sl1));
-    st(lb + i, cmul2(v.c10, l0, sl0, v.c11, l1, sl1));
-  }
-  acc = {d0, d1, orr, oii};
+// Reversible-adjoint step of one gate on pairs (p0, p1) of psi and (l0, l1) of lam: adds the
+// transition sums (before the undo) to a, then undoes the gate (v = U^dagger) on both states.
+inline void back_pair(const Mat& v, vd& p0, vd& p1, vd& l0, vd& l1, Acc& a) {
+  const vd sp0 = swap_ri(p0), sp1 = swap_ri(p1), sl0 = swap_ri(l0), sl1 = swap_ri(l1);
+  a.d0 += l0 * sp0;
+  a.d1 += l1 * sp1;
+  a.orr = QDIFF_KEEP(a.orr + l0 * p1) - l1 * p0;
+  a.oii = QDIFF_KEEP(a.oii + l0 * sp1) + l1 * sp0;
+  const vd q0 = cmul2(v.c00, p0, sp0, v.c01, p1, sp1);
+  p1 = cmul2(v.c10, p0, sp0, v.c11, p1, sp1);
+  p0 = q0;
+  const vd m0 = cmul2(v.c00, l0, sl0, v.c01, l1, sl1);
+  l1 = cmul2(v.c10, l0, sl0, v.c11, l1, sl1);
+  l0 = m0;
 }
 
 template <int SB>
-inline void back_in(double* __restrict p, double* __restrict l, int64_t blk, const Mat& v, AccIn& acc) {
-  const CVec& own = v.in_own[SB];
-  const CVec& part = v.in_part[SB];
-  vd dd = acc.dd, orr = acc.orr, oii = acc.oii;
-  for (int64_t i = 0; i < 2 * blk; i += kLanes) {
-    const vd x = ld(p + i), y = ld(l + i), sx = swap_ri(x), sy = swap_ri(y), xp = perm<(2 << SB)>(x);
-    dd += y * sx;
-    orr += y * xp;
-    oii += sy * xp;
-    st(p + i, cfma(own, x, sx, perm<(2 << SB)>(cmul(part, x, sx))));
-    st(l + i, cfma(own, y, sy, perm<(2 << SB)>(cmul(part, y, sy))));
+inline void back_in(const Mat& v, vd& p, vd& l, AccIn& a) {
+  const vd sp = swap_ri(p), sl = swap_ri(l), pp = perm<(2 << SB)>(p);
+  a.dd += l * sp;
+  a.orr += l * pp;
+  a.oii += sl * pp;
+  p = cfma(v.in_own[SB], p, sp, perm<(2 << SB)>(cmul(v.in_part[SB], p, sp)));
+  l = cfma(v.in_own[SB], l, sl, perm<(2 << SB)>(cmul(v.in_part[SB], l, sl)));
+}
+
+// f(std::integral_constant<int, b>) for a bit b < kCplxBits (pairs inside a vector).
+template <class F>
+inline void with_in_bit(int64_t b, F&& f) {
+  if constexpr (kCplxBits >= 1)
+    if (b == 0) return f(std::integral_constant<int, 0>());
+  if constexpr (kCplxBits >= 2)
+    if (b == 1) return f(std::integral_constant<int, 1>());
+}
+
+// ---- Loops over memory ----
+// A "quad" is the four amplitudes i, i + s1, i + s2, i + s1 + s2 of two gates with strides
+// s1 < s2: both gates run on it while it sits in registers (half the loads and stores of running
+// the gates one after the other).  Runs are len amplitudes long, a multiple of kCplx.
+
+inline void apply_run(double* a, double* b, int64_t len, const Mat& u) {
+  for (int64_t i = 0; i < 2 * len; i += kLanes) {
+    vd x = ld(a + i), y = ld(b + i);
+    gate_pair(u, x, y);
+    st(a + i, x), st(b + i, y);
   }
-  acc = {dd, orr, oii};
+}
+
+inline void apply_quad(double* x00, double* x01, double* x10, double* x11, int64_t len, const Mat& u1,
+                       const Mat& u2) {
+  for (int64_t i = 0; i < 2 * len; i += kLanes) {
+    vd a = ld(x00 + i), b = ld(x01 + i), c = ld(x10 + i), d = ld(x11 + i);
+    gate_pair(u1, a, b), gate_pair(u1, c, d);
+    gate_pair(u2, a, c), gate_pair(u2, b, d);
+    st(x00 + i, a), st(x01 + i, b), st(x10 + i, c), st(x11 + i, d);
+  }
+}
+
+inline void back_run(double* pa, double* pb, double* la, double* lb, int64_t len, const Mat& v, Acc& acc) {
+  Acc a = acc;
+  for (int64_t i = 0; i < 2 * len; i += kLanes) {
+    vd p0 = ld(pa + i), p1 = ld(pb + i), l0 = ld(la + i), l1 = ld(lb + i);
+    back_pair(v, p0, p1, l0, l1, a);
+    st(pa + i, p0), st(pb + i, p1), st(la + i, l0), st(lb + i, l1);
+  }
+  acc = a;
+}
+
+// Offsets (in doubles) o01 = 2 s1, o10 = 2 s2 from the quad's first amplitude in both states.
+inline void back_quad(double* p, double* l, int64_t o01, int64_t o10, int64_t len, const Mat& v1,
+                      const Mat& v2, Acc& acc1, Acc& acc2) {
+  Acc a1 = acc1, a2 = acc2;
+  const int64_t o11 = o01 + o10;
+  for (int64_t i = 0; i < 2 * len; i += kLanes) {
+    double* q = p + i;
+    double* m = l + i;
+    vd p00 = ld(q), p01 = ld(q + o01), p10 = ld(q + o10), p11 = ld(q + o11);
+    vd l00 = ld(m), l01 = ld(m + o01), l10 = ld(m + o10), l11 = ld(m + o11);
+    back_pair(v1, p00, p01, l00, l01, a1), back_pair(v1, p10, p11, l10, l11, a1);
+    back_pair(v2, p00, p10, l00, l10, a2), back_pair(v2, p01, p11, l01, l11, a2);
+    st(q, p00), st(q + o01, p01), st(q + o10, p10), st(q + o11, p11);
+    st(m, l00), st(m + o01, l01), st(m + o10, l10), st(m + o11, l11);
+  }
+  acc1 = a1, acc2 = a2;
+}
+
+// One gate (bit b) on a block of blk amplitudes (a multiple of 2**(b+1) and of kCplx).
+void apply_block1(double* x, int64_t blk, int64_t b, const Mat& u) {
+  const int64_t s = int64_t(1) << b;
+  if (s >= kCplx) {
+    for (int64_t j = 0; j < blk; j += 2 * s) apply_run(x + 2 * j, x + 2 * (j + s), s, u);
+    return;
+  }
+  with_in_bit(b, [&](auto sb) {
+    for (int64_t i = 0; i < 2 * blk; i += kLanes) {
+      vd v = ld(x + i);
+      gate_in<decltype(sb)::value>(u, v);
+      st(x + i, v);
+    }
+  });
+}
+
+// Two gates, bits b1 < b2, on a block (a multiple of 2**(b2+1) and of kCplx).
+void apply_block2(double* x, int64_t blk, int64_t b1, const Mat& u1, int64_t b2, const Mat& u2) {
+  const int64_t s1 = int64_t(1) << b1, s2 = int64_t(1) << b2;
+  if (s1 >= kCplx) {
+    for (int64_t j = 0; j < blk; j += 2 * s2)
+      for (int64_t k = j; k < j + s2; k += 2 * s1) {
+        double* a = x + 2 * k;
+        apply_quad(a, a + 2 * s1, a + 2 * s2, a + 2 * (s1 + s2), s1, u1, u2);
+      }
+    return;
+  }
+  if (s2 >= kCplx) {
+    with_in_bit(b1, [&](auto sb) {
+      for (int64_t j = 0; j < blk; j += 2 * s2)
+        for (int64_t i = 2 * j; i < 2 * (j + s2); i += kLanes) {
+          vd a = ld(x + i), c = ld(x + i + 2 * s2);
+          gate_in<decltype(sb)::value>(u1, a), gate_in<decltype(sb)::value>(u1, c);
+          gate_pair(u2, a, c);
+          st(x + i, a), st(x + i + 2 * s2, c);
+        }
+    });
+    return;
+  }
+  if constexpr (kCplxBits >= 2)  // b1 = 0, b2 = 1
+    for (int64_t i = 0; i < 2 * blk; i += kLanes) {
+      vd v = ld(x + i);
+      gate_in<0>(u1, v), gate_in<1>(u2, v);
+      st(x + i, v);
+    }
+}
+
+void back_block1(double* p, double* l, int64_t blk, int64_t b, const Mat& v, Acc& acc, AccIn& accin) {
+  const int64_t s = int64_t(1) << b;
+  if (s >= kCplx) {
+    for (int64_t j = 0; j < blk; j += 2 * s)
+      back_run(p + 2 * j, p + 2 * (j + s), l + 2 * j, l + 2 * (j + s), s, v, acc);
+    return;
+  }
+  with_in_bit(b, [&](auto sb) {
+    AccIn a = accin;
+    for (int64_t i = 0; i < 2 * blk; i += kLanes) {
+      vd x = ld(p + i), y = ld(l + i);
+      back_in<decltype(sb)::value>(v, x, y, a);
+      st(p + i, x), st(l + i, y);
+    }
+    accin = a;
+  });
+}
+
+void back_block2(double* p, double* l, int64_t blk, int64_t b1, const Mat& v1, Acc& acc1, AccIn& accin1,
+                 int64_t b2, const Mat& v2, Acc& acc2, AccIn& accin2) {
+  const int64_t s1 = int64_t(1) << b1, s2 = int64_t(1) << b2;
+  if (s1 >= kCplx) {
+    for (int64_t j = 0; j < blk; j += 2 * s2)
+      for (int64_t k = j; k < j + s2; k += 2 * s1)
+        back_quad(p + 2 * k, l + 2 * k, 2 * s1, 2 * s2, s1, v1, v2, acc1, acc2);
+    return;
+  }
+  if (s2 >= kCplx) {
+    with_in_bit(b1, [&](auto sb) {
+      AccIn a1 = accin1;
+      Acc a2 = acc2;
+      for (int64_t j = 0; j < blk; j += 2 * s2)
+        for (int64_t i = 2 * j; i < 2 * (j + s2); i += kLanes) {
+          vd x0 = ld(p + i), x1 = ld(p + i + 2 * s2), y0 = ld(l + i), y1 = ld(l + i + 2 * s2);
+          back_in<decltype(sb)::value>(v1, x0, y0, a1), back_in<decltype(sb)::value>(v1, x1, y1, a1);
+          back_pair(v2, x0, x1, y0, y1, a2);
+          st(p + i, x0), st(p + i + 2 * s2, x1), st(l + i, y0), st(l + i + 2 * s2, y1);
+        }
+      accin1 = a1, acc2 = a2;
+    });
+    return;
+  }
+  if constexpr (kCplxBits >= 2) {  // b1 = 0, b2 = 1
+    AccIn a1 = accin1, a2 = accin2;
+    for (int64_t i = 0; i < 2 * blk; i += kLanes) {
+      vd x = ld(p + i), y = ld(l + i);
+      back_in<0>(v1, x, y, a1), back_in<1>(v2, x, y, a2);
+      st(p + i, x), st(l + i, y);
+    }
+    accin1 = a1, accin2 = a2;
+  }
 }
 
 void reduce(const Acc& a, double* out) {
@@ -260,10 +413,11 @@ void back_tiny(double* p, double* l, int64_t nstate, int64_t b, const Mat& v, do
 // instead of one per gate).
 // The tile of a layer_back pass has 2**(block_bits + 1) amplitudes of each of psi and lam, that of
 // a layer_apply pass 2**(block_bits + 2) of the one state.  Blocks and rows hold at least one
-// vector (block_bits >= kCplxBits, cb >= kCplxBits).
+// vector (block_bits >= kCplxBits, cb >= kCplxBits).  Within a block or a tile the gates run two
+// at a time (bits ascending: the first two, the next two, ...; see "quad").
 struct Plan {
   int64_t block_bits;
-  std::vector<int64_t> low;                // gate indices, in the order given
+  std::vector<int64_t> low;                // gate indices, bits ascending
   std::vector<std::vector<int64_t>> high;  // groups of gate indices, bits ascending
 };
 
@@ -272,17 +426,21 @@ Plan plan(ffi::Span<const int64_t> bits, int64_t block_bits, int64_t tile_gates)
   std::vector<int64_t> hi;
   for (int64_t g = 0; g < static_cast<int64_t>(bits.size()); ++g)
     (bits[g] < p.block_bits ? p.low : hi).push_back(g);
-  std::sort(hi.begin(), hi.end(), [&](int64_t a, int64_t b) { return bits[a] < bits[b]; });
+  const auto by_bit = [&](int64_t a, int64_t b) { return bits[a] < bits[b]; };
+  std::sort(p.low.begin(), p.low.end(), by_bit);
+  std::sort(hi.begin(), hi.end(), by_bit);
   for (size_t i = 0; i < hi.size(); i += tile_gates)
     p.high.emplace_back(hi.begin() + i, hi.begin() + std::min<size_t>(hi.size(), i + tile_gates));
   return p;
 }
 
-// Call fn(gate, offset0, offset1, len) for every pair run of the gates in `group` (amplitude
-// offsets into a state of 2**nbits), tile by tile; a tile has about 2**tile_bits amplitudes.
-template <class F>
+// For the gates of `group` (bits ascending), tile by tile (a tile has about 2**tile_bits
+// amplitudes of a state of 2**nbits): two(g1, g2, o00, o01, o10, o11, len) for every quad run of
+// the gate pairs (group[0], group[1]), (group[2], group[3]), ..., and one(g, o0, o1, len) for
+// every pair run of a last unpaired gate (amplitude offsets; runs of len amplitudes).
+template <class One, class Two>
 void tile_pass(int64_t nbits, ffi::Span<const int64_t> bits, const std::vector<int64_t>& group,
-               int64_t tile_bits, F&& fn) {
+               int64_t tile_bits, One&& one, Two&& two) {
   const int64_t k = group.size();
   const int64_t cb = std::min(bits[group[0]], std::max<int64_t>(kCplxBits, tile_bits - k));
   std::vector<int64_t> free;
@@ -302,9 +460,16 @@ void tile_pass(int64_t nbits, ffi::Span<const int64_t> bits, const std::vector<i
       const int64_t r = __builtin_ctzll(t);
       off[t] = off[t & (t - 1)] + (int64_t(1) << bits[group[r]]);
     }
-    for (int64_t r = 0; r < k; ++r)
+    int64_t r = 0;
+    for (; r + 1 < k; r += 2) {
+      const int64_t m1 = int64_t(1) << r, m2 = int64_t(1) << (r + 1);
       for (int64_t t = 0; t < rows; ++t)
-        if (!((t >> r) & 1)) fn(group[r], off[t], off[t | (int64_t(1) << r)], len);
+        if (!(t & (m1 | m2)))
+          two(group[r], group[r + 1], off[t], off[t | m1], off[t | m2], off[t | m1 | m2], len);
+    }
+    if (r < k)
+      for (int64_t t = 0; t < rows; ++t)
+        if (!((t >> r) & 1)) one(group[r], off[t], off[t | (int64_t(1) << r)], len);
   }
 }
 
@@ -316,26 +481,24 @@ void layer_apply(double* s, int64_t nbits, ffi::Span<const int64_t> bits, const 
     return;
   }
   const int64_t blk = std::min<int64_t>(nstate, int64_t(1) << p.block_bits);
-  if (!p.low.empty())
+  const size_t nlow = p.low.size();
+  if (nlow)
     for (int64_t base = 0; base < nstate; base += blk) {
       double* x = s + 2 * base;
-      for (int64_t g : p.low) {
-        const int64_t st = int64_t(1) << bits[g];
-        if (st >= kCplx) {
-          for (int64_t j = 0; j < blk; j += 2 * st) apply_run(x + 2 * j, x + 2 * (j + st), st, mats[g]);
-        } else if constexpr (kCplx > 1) {
-          if (bits[g] == 0) {
-            apply_in<0>(x, blk, mats[g]);
-          } else if constexpr (kCplx > 2) {
-            apply_in<1>(x, blk, mats[g]);
-          }
-        }
+      size_t i = 0;
+      for (; i + 1 < nlow; i += 2) {
+        const int64_t g1 = p.low[i], g2 = p.low[i + 1];
+        apply_block2(x, blk, bits[g1], mats[g1], bits[g2], mats[g2]);
       }
+      if (i < nlow) apply_block1(x, blk, bits[p.low[i]], mats[p.low[i]]);
     }
   for (const auto& group : p.high)
-    tile_pass(nbits, bits, group, p.block_bits + 2, [&](int64_t g, int64_t o0, int64_t o1, int64_t len) {
-      apply_run(s + 2 * o0, s + 2 * o1, len, mats[g]);
-    });
+    tile_pass(
+        nbits, bits, group, p.block_bits + 2,
+        [&](int64_t g, int64_t o0, int64_t o1, int64_t len) { apply_run(s + 2 * o0, s + 2 * o1, len, mats[g]); },
+        [&](int64_t g1, int64_t g2, int64_t o00, int64_t o01, int64_t o10, int64_t o11, int64_t len) {
+          apply_quad(s + 2 * o00, s + 2 * o01, s + 2 * o10, s + 2 * o11, len, mats[g1], mats[g2]);
+        });
 }
 
 void layer_back(double* p, double* l, int64_t nbits, ffi::Span<const int64_t> bits,
@@ -349,28 +512,31 @@ void layer_back(double* p, double* l, int64_t nbits, ffi::Span<const int64_t> bi
   std::vector<Acc> accs(m, Acc{vd{}, vd{}, vd{}, vd{}});
   std::vector<AccIn> accin(m, AccIn{vd{}, vd{}, vd{}});
   const int64_t blk = std::min<int64_t>(nstate, int64_t(1) << pl.block_bits);
-  if (!pl.low.empty())
+  const size_t nlow = pl.low.size();
+  if (nlow)
     for (int64_t base = 0; base < nstate; base += blk) {
       double* x = p + 2 * base;
       double* y = l + 2 * base;
-      for (int64_t g : pl.low) {
-        const int64_t st = int64_t(1) << bits[g];
-        if (st >= kCplx) {
-          for (int64_t j = 0; j < blk; j += 2 * st)
-            back_run(x + 2 * j, x + 2 * (j + st), y + 2 * j, y + 2 * (j + st), st, mats[g], accs[g]);
-        } else if constexpr (kCplx > 1) {
-          if (bits[g] == 0) {
-            back_in<0>(x, y, blk, mats[g], accin[g]);
-          } else if constexpr (kCplx > 2) {
-            back_in<1>(x, y, blk, mats[g], accin[g]);
-          }
-        }
+      size_t i = 0;
+      for (; i + 1 < nlow; i += 2) {
+        const int64_t g1 = pl.low[i], g2 = pl.low[i + 1];
+        back_block2(x, y, blk, bits[g1], mats[g1], accs[g1], accin[g1], bits[g2], mats[g2], accs[g2], accin[g2]);
+      }
+      if (i < nlow) {
+        const int64_t g = pl.low[i];
+        back_block1(x, y, blk, bits[g], mats[g], accs[g], accin[g]);
       }
     }
   for (const auto& group : pl.high)
-    tile_pass(nbits, bits, group, pl.block_bits + 1, [&](int64_t g, int64_t o0, int64_t o1, int64_t len) {
-      back_run(p + 2 * o0, p + 2 * o1, l + 2 * o0, l + 2 * o1, len, mats[g], accs[g]);
-    });
+    tile_pass(
+        nbits, bits, group, pl.block_bits + 1,
+        [&](int64_t g, int64_t o0, int64_t o1, int64_t len) {
+          back_run(p + 2 * o0, p + 2 * o1, l + 2 * o0, l + 2 * o1, len, mats[g], accs[g]);
+        },
+        [&](int64_t g1, int64_t g2, int64_t o00, int64_t o01, int64_t o10, int64_t, int64_t len) {
+          back_quad(p + 2 * o00, l + 2 * o00, 2 * (o01 - o00), 2 * (o10 - o00), len, mats[g1], mats[g2],
+                    accs[g1], accs[g2]);
+        });
   for (size_t g = 0; g < m; ++g) {
     reduce(accs[g], acc + 4 * g);
     if (bits[g] < kCplxBits) reduce_in(accin[g], bits[g], acc + 4 * g);
