@@ -13,6 +13,7 @@
 //   /tmp/kernels_harness time 10 14 16 20      per-layer time of all n gates (min of repeats,
 //                                              process CPU time), layout defaults 12 / 8
 //   /tmp/kernels_harness gates 10              per-gate ns per amplitude at n=10
+//   /tmp/kernels_harness range 20 12 20        layer of the gates on bits 12..19 at n=20
 //   optional env: BLOCK_BITS, TILE_GATES (layout for `time`/`gates`)
 #ifndef KERNELS
 #define KERNELS "../qdiff/circuits/native/rotor_kernels.cc"
@@ -84,9 +85,9 @@ void ref_trans(const std::vector<cd>& p, const std::vector<cd>& l, int64_t b, do
   t[0] = d0, t[1] = d1, t[2] = off.real(), t[3] = off.imag();
 }
 
-std::vector<Mat> mats_of(const std::vector<cd>& us) {
+std::vector<Mat> mats_of(const std::vector<cd>& us, const std::vector<int64_t>& bits) {
   std::vector<Mat> m(us.size() / 4);
-  for (size_t g = 0; g < m.size(); ++g) m[g] = load(us.data() + 4 * g);
+  for (size_t g = 0; g < m.size(); ++g) m[g] = load(us.data() + 4 * g, bits[g]);
   return m;
 }
 
@@ -121,7 +122,7 @@ int check() {
           const Plan pl = plan(sb, block_bits, tile_gates);
           // forward
           auto s = random_state(rng, n), r = s;
-          layer_apply(reinterpret_cast<double*>(s.data()), n, sb, pl, mats_of(us));
+          layer_apply(reinterpret_cast<double*>(s.data()), n, sb, pl, mats_of(us, bits));
           for (int64_t g = 0; g < m; ++g) ref_apply(r, bits[g], us.data() + 4 * g);
           const double scale = std::sqrt(double(s.size()));
           worst_apply = std::max(worst_apply, max_diff(s, r));
@@ -131,7 +132,7 @@ int check() {
           for (int64_t g = 0; g < m; ++g) ref_trans(rp, rl, bits[g], ref.data() + 4 * g);
           for (int64_t g = 0; g < m; ++g) ref_apply(rp, bits[g], vs.data() + 4 * g), ref_apply(rl, bits[g], vs.data() + 4 * g);
           layer_back(reinterpret_cast<double*>(p.data()), reinterpret_cast<double*>(l.data()), n, sb, pl,
-                     mats_of(vs), acc.data());
+                     mats_of(vs, bits), acc.data());
           worst_back = std::max(worst_back, std::max(max_diff(p, rp), max_diff(l, rl)));
           for (int64_t i = 0; i < 4 * m; ++i)
             worst_trans = std::max(worst_trans, std::abs(acc[i] - ref[i]) / scale);
@@ -149,12 +150,14 @@ int64_t env_int(const char* name, int64_t dflt) {
   return v ? std::atoll(v) : dflt;
 }
 
-// Minimum over repeats of the time per call of fn (process CPU time), each repeat >= ~20 ms.
+// Minimum over repeats of the time per call of fn (process CPU time); a repeat does ~2**22
+// gate-amplitude updates (7 repeats, 15 where that is one or two calls).
 template <class F>
 double time_min(F&& fn, int64_t work) {
   int64_t reps = std::max<int64_t>(1, (int64_t(1) << 22) / std::max<int64_t>(1, work));
   double best = 1e30;
-  for (int rep = 0; rep < 7; ++rep) {
+  const int repeats = reps > 2 ? 7 : 15;
+  for (int rep = 0; rep < repeats; ++rep) {
     const double t0 = cpu_seconds();
     for (int64_t i = 0; i < reps; ++i) fn();
     best = std::min(best, (cpu_seconds() - t0) / reps);
@@ -162,26 +165,34 @@ double time_min(F&& fn, int64_t work) {
   return best;
 }
 
-void time_layers(const std::vector<int64_t>& ns) {
+// Layers on bits [lo, hi) (default all n bits) of n-qubit states.
+void time_layers(const std::vector<int64_t>& ns, int64_t lo = 0, int64_t hi = -1) {
   const int64_t block_bits = env_int("BLOCK_BITS", 12), tile_gates = env_int("TILE_GATES", 8);
   std::mt19937_64 rng(1);
   for (int64_t n : ns) {
     std::vector<int64_t> bits;
-    for (int64_t b = n - 1; b >= 0; --b) bits.push_back(b);  // qubit order 0..n-1
+    for (int64_t b = (hi < 0 ? n : hi) - 1; b >= lo; --b) bits.push_back(b);  // qubit order
     ffi::Span<const int64_t> sb(bits.data(), bits.size());
     const Plan pl = plan(sb, block_bits, tile_gates);
-    const auto mats = mats_of(random_unitaries(rng, n));
+    const auto mats = mats_of(random_unitaries(rng, bits.size()), bits);
     auto p = random_state(rng, n), l = random_state(rng, n);
     std::vector<double> acc(4 * n);
-    const int64_t work = n << n;
+    const int64_t work = static_cast<int64_t>(bits.size()) << n;
     const double ta = time_min([&] { layer_apply(reinterpret_cast<double*>(p.data()), n, sb, pl, mats); }, work);
     const double tb = time_min([&] {
       layer_back(reinterpret_cast<double*>(p.data()), reinterpret_cast<double*>(l.data()), n, sb, pl, mats, acc.data());
     }, work);
-    std::printf("n=%2lld layer (all %lld gates, block_bits=%lld tile_gates=%lld): apply %10.2f us  back %10.2f us"
-                "  (per gate and amplitude: %.3f / %.3f ns)\n",
-                (long long)n, (long long)n, (long long)block_bits, (long long)tile_gates, ta * 1e6, tb * 1e6,
-                ta * 1e9 / work, tb * 1e9 / work);
+    // What every call of the FFI handlers adds: the plan and the gates' coefficient vectors.
+    const auto us = random_unitaries(rng, bits.size());
+    const double tset = time_min([&] {
+      const Plan q = plan(sb, block_bits, tile_gates);
+      const auto mq = mats_of(us, bits);
+      asm volatile("" : : "r"(&q), "r"(mq.data()) : "memory");
+    }, 1 << 16);
+    std::printf("n=%2lld layer (%lld gates, block_bits=%lld tile_gates=%lld): apply %10.2f us  back %10.2f us"
+                "  (per gate and amplitude: %.3f / %.3f ns; per-call setup %.3f us)\n",
+                (long long)n, (long long)bits.size(), (long long)block_bits, (long long)tile_gates, ta * 1e6,
+                tb * 1e6, ta * 1e9 / work, tb * 1e9 / work, tset * 1e6);
   }
 }
 
@@ -193,7 +204,7 @@ void time_gates(int64_t n) {
     std::vector<int64_t> bits{b};
     ffi::Span<const int64_t> sb(bits.data(), 1);
     const Plan pl = plan(sb, block_bits, tile_gates);
-    const auto mats = mats_of(random_unitaries(rng, 1));
+    const auto mats = mats_of(random_unitaries(rng, 1), bits);
     std::vector<double> acc(4);
     const int64_t work = int64_t(1) << n;
     const double ta = time_min([&] { layer_apply(reinterpret_cast<double*>(p.data()), n, sb, pl, mats); }, work);
@@ -214,8 +225,9 @@ int main(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) ns.push_back(std::atoll(argv[i]));
   if (mode == "time") time_layers(ns.empty() ? std::vector<int64_t>{10, 14, 16, 20} : ns);
   else if (mode == "gates") time_gates(ns.empty() ? 10 : ns[0]);
+  else if (mode == "range" && ns.size() == 3) time_layers({ns[0]}, ns[1], ns[2]);
   else {
-    std::fprintf(stderr, "usage: %s check | time N... | gates N\n", argv[0]);
+    std::fprintf(stderr, "usage: %s check | time N... | gates N | range N LO HI\n", argv[0]);
     return 2;
   }
   return 0;

@@ -100,39 +100,42 @@ inline vd cmul2(const CVec& a, vd x, vd sx, const CVec& b, vd y, vd sy) {
 inline vd cfma(const CVec& c, vd x, vd sx, vd t) { return QDIFF_KEEP(t + c.r * x) + c.i * sx; }
 inline vd cmul(const CVec& c, vd x, vd sx) { return c.r * x + c.i * sx; }
 
-template <class F>
-CVec cvec(F&& coef) {
-  CVec c;
-  for (int k = 0; k < kLanes; ++k) {
-    const std::complex<double> z = coef(k / 2);
-    c.r[k] = z.real();
-    c.i[k] = (k & 1) ? z.imag() : -z.imag();
-  }
+// Lane constants: (-1, +1, -1, +1, ...), and per slot whether it holds the second member of a
+// pair at distance 2**sb (0 or 1 in every lane), built once with vector operations (writing single
+// lanes and reading the vector back stalls store forwarding).
+inline vd lane_const(int kind) {
+  vd c;
+  for (int k = 0; k < kLanes; ++k) c[k] = kind < 0 ? ((k & 1) ? 1.0 : -1.0) : double(((k / 2) >> kind) & 1);
   return c;
 }
 
 // One gate's 2x2 matrix (row-major u) and its coefficient vectors: c00..c11 broadcast, for pairs
-// whose members lie in different vectors; for pairs inside one vector (stride 2**sb < kCplx)
-// in_own[sb] holds per slot the coefficient of the slot's own amplitude (u00 for the pair's first
-// member, u11 for the second) and in_part[sb] that of the partner's, stored at the partner's slot
-// (u10 at the first member's slot, u01 at the second's), so that
+// whose members lie in different vectors; for a gate on a bit sb < kCplxBits (pairs inside one
+// vector) in_own holds per slot the coefficient of the slot's own amplitude (u00 for the pair's
+// first member, u11 for the second) and in_part that of the partner's, stored at the partner's
+// slot (u10 at the first member's slot, u01 at the second's), so that
 //   x' = in_own * x + partner_perm(in_part * x).
 struct Mat {
   std::complex<double> u[4];
   CVec c00, c01, c10, c11;
-  CVec in_own[2], in_part[2];
+  CVec in_own, in_part;
 };
 
-Mat load(const std::complex<double>* u) {
+// The coefficients of u for a gate on bit `bit` (in_own, in_part only where bit < kCplxBits).
+Mat load(const std::complex<double>* u, int64_t bit) {
+  const vd sign = lane_const(-1), zero{};
+  const auto bcast = [&](std::complex<double> z) { return CVec{zero + z.real(), sign * z.imag()}; };
+  // a at the first members' slots, b at the second members'
+  const auto pick = [&](vd second, std::complex<double> a, std::complex<double> b) {
+    return CVec{zero + a.real() + second * (b.real() - a.real()), sign * (zero + a.imag() + second * (b.imag() - a.imag()))};
+  };
   Mat m;
   for (int k = 0; k < 4; ++k) m.u[k] = u[k];
-  m.c00 = cvec([&](int) { return u[0]; });
-  m.c01 = cvec([&](int) { return u[1]; });
-  m.c10 = cvec([&](int) { return u[2]; });
-  m.c11 = cvec([&](int) { return u[3]; });
-  for (int sb = 0; sb < 2; ++sb) {
-    m.in_own[sb] = cvec([&](int slot) { return ((slot >> sb) & 1) ? u[3] : u[0]; });
-    m.in_part[sb] = cvec([&](int slot) { return ((slot >> sb) & 1) ? u[1] : u[2]; });
+  m.c00 = bcast(u[0]), m.c01 = bcast(u[1]), m.c10 = bcast(u[2]), m.c11 = bcast(u[3]);
+  if (bit < kCplxBits) {
+    const vd second = lane_const(static_cast<int>(bit));
+    m.in_own = pick(second, u[0], u[3]);
+    m.in_part = pick(second, u[2], u[1]);
   }
   return m;
 }
@@ -165,7 +168,7 @@ inline void gate_pair(const Mat& u, vd& x, vd& y) {
 template <int SB>
 inline void gate_in(const Mat& u, vd& x) {
   const vd sx = swap_ri(x);
-  x = cfma(u.in_own[SB], x, sx, perm<(2 << SB)>(cmul(u.in_part[SB], x, sx)));
+  x = cfma(u.in_own, x, sx, perm<(2 << SB)>(cmul(u.in_part, x, sx)));
 }
 
 // Reversible-adjoint step of one gate on pairs (p0, p1) of psi and (l0, l1) of lam: adds the
@@ -190,8 +193,8 @@ inline void back_in(const Mat& v, vd& p, vd& l, AccIn& a) {
   a.dd += l * sp;
   a.orr += l * pp;
   a.oii += sl * pp;
-  p = cfma(v.in_own[SB], p, sp, perm<(2 << SB)>(cmul(v.in_part[SB], p, sp)));
-  l = cfma(v.in_own[SB], l, sl, perm<(2 << SB)>(cmul(v.in_part[SB], l, sl)));
+  p = cfma(v.in_own, p, sp, perm<(2 << SB)>(cmul(v.in_part, p, sp)));
+  l = cfma(v.in_own, l, sl, perm<(2 << SB)>(cmul(v.in_part, l, sl)));
 }
 
 // f(std::integral_constant<int, b>) for a bit b < kCplxBits (pairs inside a vector).
@@ -415,22 +418,33 @@ void back_tiny(double* p, double* l, int64_t nstate, int64_t b, const Mat& v, do
 // a layer_apply pass 2**(block_bits + 2) of the one state.  Blocks and rows hold at least one
 // vector (block_bits >= kCplxBits, cb >= kCplxBits).  Within a block or a tile the gates run two
 // at a time (bits ascending: the first two, the next two, ...; see "quad").
+#ifndef QDIFF_TILE_BITS
+#define QDIFF_TILE_BITS 15
+#endif
+// At most 64 gate indices (a layer's bits are distinct and below 63); no allocation per call.
+struct Gates {
+  int64_t g[64];
+  size_t n = 0;
+  void push_back(int64_t x) { g[n++] = x; }
+  size_t size() const { return n; }
+  int64_t operator[](size_t i) const { return g[i]; }
+};
+
 struct Plan {
-  int64_t block_bits;
-  std::vector<int64_t> low;                // gate indices, bits ascending
-  std::vector<std::vector<int64_t>> high;  // groups of gate indices, bits ascending
+  int64_t block_bits, tile_gates;
+  Gates low;   // gate indices, bits ascending
+  Gates high;  // gate indices, bits ascending; groups of tile_gates consecutive entries
 };
 
 Plan plan(ffi::Span<const int64_t> bits, int64_t block_bits, int64_t tile_gates) {
-  Plan p{std::max(block_bits, kCplxBits), {}, {}};
-  std::vector<int64_t> hi;
+  Plan p;
+  p.block_bits = std::max(block_bits, kCplxBits);
+  p.tile_gates = tile_gates;
   for (int64_t g = 0; g < static_cast<int64_t>(bits.size()); ++g)
-    (bits[g] < p.block_bits ? p.low : hi).push_back(g);
+    (bits[g] < p.block_bits ? p.low : p.high).push_back(g);
   const auto by_bit = [&](int64_t a, int64_t b) { return bits[a] < bits[b]; };
-  std::sort(p.low.begin(), p.low.end(), by_bit);
-  std::sort(hi.begin(), hi.end(), by_bit);
-  for (size_t i = 0; i < hi.size(); i += tile_gates)
-    p.high.emplace_back(hi.begin() + i, hi.begin() + std::min<size_t>(hi.size(), i + tile_gates));
+  std::sort(p.low.g, p.low.g + p.low.n, by_bit);
+  std::sort(p.high.g, p.high.g + p.high.n, by_bit);
   return p;
 }
 
@@ -439,14 +453,13 @@ Plan plan(ffi::Span<const int64_t> bits, int64_t block_bits, int64_t tile_gates)
 // the gate pairs (group[0], group[1]), (group[2], group[3]), ..., and one(g, o0, o1, len) for
 // every pair run of a last unpaired gate (amplitude offsets; runs of len amplitudes).
 template <class One, class Two>
-void tile_pass(int64_t nbits, ffi::Span<const int64_t> bits, const std::vector<int64_t>& group,
+void tile_pass(int64_t nbits, ffi::Span<const int64_t> bits, const int64_t* group, int64_t k,
                int64_t tile_bits, One&& one, Two&& two) {
-  const int64_t k = group.size();
   const int64_t cb = std::min(bits[group[0]], std::max<int64_t>(kCplxBits, tile_bits - k));
   std::vector<int64_t> free;
   for (int64_t b = cb; b < nbits; ++b) {
     bool used = false;
-    for (int64_t g : group) used |= bits[g] == b;
+    for (int64_t r = 0; r < k; ++r) used |= bits[group[r]] == b;
     if (!used) free.push_back(b);
   }
   const int64_t rows = int64_t(1) << k, len = int64_t(1) << cb;
@@ -492,9 +505,10 @@ void layer_apply(double* s, int64_t nbits, ffi::Span<const int64_t> bits, const 
       }
       if (i < nlow) apply_block1(x, blk, bits[p.low[i]], mats[p.low[i]]);
     }
-  for (const auto& group : p.high)
+  for (size_t i = 0; i < p.high.size(); i += p.tile_gates)
     tile_pass(
-        nbits, bits, group, p.block_bits + 2,
+        nbits, bits, p.high.g + i, std::min<int64_t>(p.tile_gates, p.high.size() - i),
+        std::max<int64_t>(p.block_bits + 2, QDIFF_TILE_BITS),
         [&](int64_t g, int64_t o0, int64_t o1, int64_t len) { apply_run(s + 2 * o0, s + 2 * o1, len, mats[g]); },
         [&](int64_t g1, int64_t g2, int64_t o00, int64_t o01, int64_t o10, int64_t o11, int64_t len) {
           apply_quad(s + 2 * o00, s + 2 * o01, s + 2 * o10, s + 2 * o11, len, mats[g1], mats[g2]);
@@ -509,8 +523,15 @@ void layer_back(double* p, double* l, int64_t nbits, ffi::Span<const int64_t> bi
     for (size_t g = 0; g < m; ++g) back_tiny(p, l, nstate, bits[g], mats[g], acc + 4 * g);
     return;
   }
-  std::vector<Acc> accs(m, Acc{vd{}, vd{}, vd{}, vd{}});
-  std::vector<AccIn> accin(m, AccIn{vd{}, vd{}, vd{}});
+  // Lane-wise transition sums per gate (on the stack for up to kStackGates gates).
+  constexpr size_t kStackGates = 32;
+  Acc acc_stack[kStackGates];
+  AccIn accin_stack[kStackGates];
+  std::vector<Acc> acc_heap(m > kStackGates ? m : 0);
+  std::vector<AccIn> accin_heap(m > kStackGates ? m : 0);
+  Acc* accs = m > kStackGates ? acc_heap.data() : acc_stack;
+  AccIn* accin = m > kStackGates ? accin_heap.data() : accin_stack;
+  for (size_t g = 0; g < m; ++g) accs[g] = Acc{vd{}, vd{}, vd{}, vd{}}, accin[g] = AccIn{vd{}, vd{}, vd{}};
   const int64_t blk = std::min<int64_t>(nstate, int64_t(1) << pl.block_bits);
   const size_t nlow = pl.low.size();
   if (nlow)
@@ -527,9 +548,10 @@ void layer_back(double* p, double* l, int64_t nbits, ffi::Span<const int64_t> bi
         back_block1(x, y, blk, bits[g], mats[g], accs[g], accin[g]);
       }
     }
-  for (const auto& group : pl.high)
+  for (size_t i = 0; i < pl.high.size(); i += pl.tile_gates)
     tile_pass(
-        nbits, bits, group, pl.block_bits + 1,
+        nbits, bits, pl.high.g + i, std::min<int64_t>(pl.tile_gates, pl.high.size() - i),
+        std::max<int64_t>(pl.block_bits + 1, QDIFF_TILE_BITS - 1),
         [&](int64_t g, int64_t o0, int64_t o1, int64_t len) {
           back_run(p + 2 * o0, p + 2 * o1, l + 2 * o0, l + 2 * o1, len, mats[g], accs[g]);
         },
@@ -573,7 +595,7 @@ ffi::Error RotorApply(ffi::Buffer<ffi::C128> psi, ffi::Buffer<ffi::C128> us,
     return e;
   const int64_t rows = psi.element_count() / nstate, nbits = log2_exact(nstate);
   std::vector<Mat> mats(bits.size());
-  for (size_t g = 0; g < bits.size(); ++g) mats[g] = load(us.typed_data() + 4 * g);
+  for (size_t g = 0; g < bits.size(); ++g) mats[g] = load(us.typed_data() + 4 * g, bits[g]);
   const Plan p = plan(bits, block_bits, tile_gates);
   for (int64_t r = 0; r < rows; ++r) {
     const std::complex<double>* src = psi.typed_data() + r * nstate;
@@ -598,7 +620,7 @@ ffi::Error RotorBack(ffi::Buffer<ffi::C128> psi, ffi::Buffer<ffi::C128> lam,
   if (trans->element_count() != rows * m * 4)
     return ffi::Error::InvalidArgument("rotor kernel: transition output has the wrong size");
   std::vector<Mat> mats(m);
-  for (int64_t g = 0; g < m; ++g) mats[g] = load(vs.typed_data() + 4 * g);
+  for (int64_t g = 0; g < m; ++g) mats[g] = load(vs.typed_data() + 4 * g, bits[g]);
   const Plan p = plan(bits, block_bits, tile_gates);
   const size_t bytes = sizeof(std::complex<double>) * nstate;
   for (int64_t r = 0; r < rows; ++r) {
