@@ -17,7 +17,11 @@
 //
 // Both kernels take the gates whose pairs lie inside a block of 2**block_bits amplitudes one block
 // at a time (all such gates per block while it sits in the cache), then the remaining gates in
-// tiles of up to tile_gates gates (one pass over the state per tile group; see Plan).
+// tiles of up to tile_gates gates (one pass over the state per tile group; see Plan).  Inside a
+// block or tile the gates run two at a time on amplitudes held in SIMD registers (see "quad"); the
+// arithmetic is explicit SIMD through the compiler's vector extensions (see vd), and the
+// transition sums are kept lane-wise per gate and reduced once per call.
+// benchmarks/native_kernels_harness.cc checks and times these functions without XLA.
 #include <algorithm>
 #include <complex>
 #include <cstddef>
