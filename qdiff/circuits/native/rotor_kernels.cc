@@ -54,12 +54,11 @@ constexpr int64_t kCplx = kLanes / 2;                                    // ampl
 constexpr int64_t kCplxBits = kCplx >= 4 ? 2 : kCplx >= 2 ? 1 : 0;    // log2(kCplx)
 static_assert(kCplx == (int64_t(1) << kCplxBits), "vector width");
 
-inline vd ld(const double* p) {
-  vd v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void st(double* p, vd v) { std::memcpy(p, &v, sizeof v); }
+// Unaligned loads and stores of a vector of doubles (the idiom of the compilers' own intrinsics
+// headers: a may_alias type of alignment 8).
+typedef double vd_u __attribute__((vector_size(QDIFF_VEC_BYTES), aligned(8), may_alias));
+inline vd ld(const double* p) { return *reinterpret_cast<const vd_u*>(p); }
+inline void st(double* p, vd v) { *reinterpret_cast<vd_u*>(p) = v; }
 
 // Lane permutation k -> k ^ S (__builtin_shufflevector in Clang, __builtin_shuffle in GCC, which
 // has the former only since version 12).
@@ -211,11 +210,14 @@ inline void with_in_bit(int64_t b, F&& f) {
 }
 
 // ---- Loops over memory ----
+// Each loop nest is its own (not inlined) function: compiled inside the large FFI handlers GCC
+// spilled loop variables of the surrounding code in the hot loops.
+#define QDIFF_NOINLINE __attribute__((noinline))
 // A "quad" is the four amplitudes i, i + s1, i + s2, i + s1 + s2 of two gates with strides
 // s1 < s2: both gates run on it while it sits in registers (half the loads and stores of running
 // the gates one after the other).  Runs are len amplitudes long, a multiple of kCplx.
 
-inline void apply_run(double* a, double* b, int64_t len, const Mat& u) {
+QDIFF_NOINLINE void apply_run(double* a, double* b, int64_t len, const Mat& u) {
   for (int64_t i = 0; i < 2 * len; i += kLanes) {
     vd x = ld(a + i), y = ld(b + i);
     gate_pair(u, x, y);
@@ -223,7 +225,7 @@ inline void apply_run(double* a, double* b, int64_t len, const Mat& u) {
   }
 }
 
-inline void apply_quad(double* x00, double* x01, double* x10, double* x11, int64_t len, const Mat& u1,
+QDIFF_NOINLINE void apply_quad(double* x00, double* x01, double* x10, double* x11, int64_t len, const Mat& u1,
                        const Mat& u2) {
   for (int64_t i = 0; i < 2 * len; i += kLanes) {
     vd a = ld(x00 + i), b = ld(x01 + i), c = ld(x10 + i), d = ld(x11 + i);
@@ -233,7 +235,7 @@ inline void apply_quad(double* x00, double* x01, double* x10, double* x11, int64
   }
 }
 
-inline void back_run(double* pa, double* pb, double* la, double* lb, int64_t len, const Mat& v, Acc& acc) {
+QDIFF_NOINLINE void back_run(double* pa, double* pb, double* la, double* lb, int64_t len, const Mat& v, Acc& acc) {
   Acc a = acc;
   for (int64_t i = 0; i < 2 * len; i += kLanes) {
     vd p0 = ld(pa + i), p1 = ld(pb + i), l0 = ld(la + i), l1 = ld(lb + i);
@@ -244,7 +246,7 @@ inline void back_run(double* pa, double* pb, double* la, double* lb, int64_t len
 }
 
 // Offsets (in doubles) o01 = 2 s1, o10 = 2 s2 from the quad's first amplitude in both states.
-inline void back_quad(double* p, double* l, int64_t o01, int64_t o10, int64_t len, const Mat& v1,
+QDIFF_NOINLINE void back_quad(double* p, double* l, int64_t o01, int64_t o10, int64_t len, const Mat& v1,
                       const Mat& v2, Acc& acc1, Acc& acc2) {
   Acc a1 = acc1, a2 = acc2;
   const int64_t o11 = o01 + o10;
@@ -262,10 +264,20 @@ inline void back_quad(double* p, double* l, int64_t o01, int64_t o10, int64_t le
 }
 
 // One gate (bit b) on a block of blk amplitudes (a multiple of 2**(b+1) and of kCplx).
-void apply_block1(double* x, int64_t blk, int64_t b, const Mat& u) {
+// Inside a block the pairs or quads are visited in one flat loop over the amplitude indices i
+// (multiples of kCplx) whose gate bits are zero (no per-run loop set-up when runs are short):
+// the index after i whose bits in mask are zero.
+inline int64_t next_free(int64_t i, int64_t mask) { return ((i | mask | (kCplx - 1)) + 1) & ~mask; }
+
+QDIFF_NOINLINE void apply_block1(double* x, int64_t blk, int64_t b, const Mat& u) {
   const int64_t s = int64_t(1) << b;
   if (s >= kCplx) {
-    for (int64_t j = 0; j < blk; j += 2 * s) apply_run(x + 2 * j, x + 2 * (j + s), s, u);
+    for (int64_t i = 0; i < blk; i = next_free(i, s)) {
+      double* a = x + 2 * i;
+      vd v0 = ld(a), v1 = ld(a + 2 * s);
+      gate_pair(u, v0, v1);
+      st(a, v0), st(a + 2 * s, v1);
+    }
     return;
   }
   with_in_bit(b, [&](auto sb) {
@@ -278,25 +290,28 @@ void apply_block1(double* x, int64_t blk, int64_t b, const Mat& u) {
 }
 
 // Two gates, bits b1 < b2, on a block (a multiple of 2**(b2+1) and of kCplx).
-void apply_block2(double* x, int64_t blk, int64_t b1, const Mat& u1, int64_t b2, const Mat& u2) {
+QDIFF_NOINLINE void apply_block2(double* x, int64_t blk, int64_t b1, const Mat& u1, int64_t b2, const Mat& u2) {
   const int64_t s1 = int64_t(1) << b1, s2 = int64_t(1) << b2;
   if (s1 >= kCplx) {
-    for (int64_t j = 0; j < blk; j += 2 * s2)
-      for (int64_t k = j; k < j + s2; k += 2 * s1) {
-        double* a = x + 2 * k;
-        apply_quad(a, a + 2 * s1, a + 2 * s2, a + 2 * (s1 + s2), s1, u1, u2);
-      }
+    const int64_t o1 = 2 * s1, o2 = 2 * s2, o3 = o1 + o2;
+    for (int64_t i = 0; i < blk; i = next_free(i, s1 | s2)) {
+      double* q = x + 2 * i;
+      vd a = ld(q), b = ld(q + o1), c = ld(q + o2), d = ld(q + o3);
+      gate_pair(u1, a, b), gate_pair(u1, c, d);
+      gate_pair(u2, a, c), gate_pair(u2, b, d);
+      st(q, a), st(q + o1, b), st(q + o2, c), st(q + o3, d);
+    }
     return;
   }
   if (s2 >= kCplx) {
     with_in_bit(b1, [&](auto sb) {
-      for (int64_t j = 0; j < blk; j += 2 * s2)
-        for (int64_t i = 2 * j; i < 2 * (j + s2); i += kLanes) {
-          vd a = ld(x + i), c = ld(x + i + 2 * s2);
-          gate_in<decltype(sb)::value>(u1, a), gate_in<decltype(sb)::value>(u1, c);
-          gate_pair(u2, a, c);
-          st(x + i, a), st(x + i + 2 * s2, c);
-        }
+      for (int64_t i = 0; i < blk; i = next_free(i, s2)) {
+        double* q = x + 2 * i;
+        vd a = ld(q), c = ld(q + 2 * s2);
+        gate_in<decltype(sb)::value>(u1, a), gate_in<decltype(sb)::value>(u1, c);
+        gate_pair(u2, a, c);
+        st(q, a), st(q + 2 * s2, c);
+      }
     });
     return;
   }
@@ -308,11 +323,18 @@ void apply_block2(double* x, int64_t blk, int64_t b1, const Mat& u1, int64_t b2,
     }
 }
 
-void back_block1(double* p, double* l, int64_t blk, int64_t b, const Mat& v, Acc& acc, AccIn& accin) {
+QDIFF_NOINLINE void back_block1(double* p, double* l, int64_t blk, int64_t b, const Mat& v, Acc& acc, AccIn& accin) {
   const int64_t s = int64_t(1) << b;
   if (s >= kCplx) {
-    for (int64_t j = 0; j < blk; j += 2 * s)
-      back_run(p + 2 * j, p + 2 * (j + s), l + 2 * j, l + 2 * (j + s), s, v, acc);
+    Acc a = acc;
+    for (int64_t i = 0; i < blk; i = next_free(i, s)) {
+      double* q = p + 2 * i;
+      double* m = l + 2 * i;
+      vd p0 = ld(q), p1 = ld(q + 2 * s), l0 = ld(m), l1 = ld(m + 2 * s);
+      back_pair(v, p0, p1, l0, l1, a);
+      st(q, p0), st(q + 2 * s, p1), st(m, l0), st(m + 2 * s, l1);
+    }
+    acc = a;
     return;
   }
   with_in_bit(b, [&](auto sb) {
@@ -326,26 +348,37 @@ void back_block1(double* p, double* l, int64_t blk, int64_t b, const Mat& v, Acc
   });
 }
 
-void back_block2(double* p, double* l, int64_t blk, int64_t b1, const Mat& v1, Acc& acc1, AccIn& accin1,
+QDIFF_NOINLINE void back_block2(double* p, double* l, int64_t blk, int64_t b1, const Mat& v1, Acc& acc1, AccIn& accin1,
                  int64_t b2, const Mat& v2, Acc& acc2, AccIn& accin2) {
   const int64_t s1 = int64_t(1) << b1, s2 = int64_t(1) << b2;
   if (s1 >= kCplx) {
-    for (int64_t j = 0; j < blk; j += 2 * s2)
-      for (int64_t k = j; k < j + s2; k += 2 * s1)
-        back_quad(p + 2 * k, l + 2 * k, 2 * s1, 2 * s2, s1, v1, v2, acc1, acc2);
+    Acc a1 = acc1, a2 = acc2;
+    const int64_t o01 = 2 * s1, o10 = 2 * s2, o11 = o01 + o10;
+    for (int64_t i = 0; i < blk; i = next_free(i, s1 | s2)) {
+      double* q = p + 2 * i;
+      double* m = l + 2 * i;
+      vd p00 = ld(q), p01 = ld(q + o01), p10 = ld(q + o10), p11 = ld(q + o11);
+      vd l00 = ld(m), l01 = ld(m + o01), l10 = ld(m + o10), l11 = ld(m + o11);
+      back_pair(v1, p00, p01, l00, l01, a1), back_pair(v1, p10, p11, l10, l11, a1);
+      back_pair(v2, p00, p10, l00, l10, a2), back_pair(v2, p01, p11, l01, l11, a2);
+      st(q, p00), st(q + o01, p01), st(q + o10, p10), st(q + o11, p11);
+      st(m, l00), st(m + o01, l01), st(m + o10, l10), st(m + o11, l11);
+    }
+    acc1 = a1, acc2 = a2;
     return;
   }
   if (s2 >= kCplx) {
     with_in_bit(b1, [&](auto sb) {
       AccIn a1 = accin1;
       Acc a2 = acc2;
-      for (int64_t j = 0; j < blk; j += 2 * s2)
-        for (int64_t i = 2 * j; i < 2 * (j + s2); i += kLanes) {
-          vd x0 = ld(p + i), x1 = ld(p + i + 2 * s2), y0 = ld(l + i), y1 = ld(l + i + 2 * s2);
-          back_in<decltype(sb)::value>(v1, x0, y0, a1), back_in<decltype(sb)::value>(v1, x1, y1, a1);
-          back_pair(v2, x0, x1, y0, y1, a2);
-          st(p + i, x0), st(p + i + 2 * s2, x1), st(l + i, y0), st(l + i + 2 * s2, y1);
-        }
+      for (int64_t i = 0; i < blk; i = next_free(i, s2)) {
+        double* q = p + 2 * i;
+        double* m = l + 2 * i;
+        vd x0 = ld(q), x1 = ld(q + 2 * s2), y0 = ld(m), y1 = ld(m + 2 * s2);
+        back_in<decltype(sb)::value>(v1, x0, y0, a1), back_in<decltype(sb)::value>(v1, x1, y1, a1);
+        back_pair(v2, x0, x1, y0, y1, a2);
+        st(q, x0), st(q + 2 * s2, x1), st(m, y0), st(m + 2 * s2, y1);
+      }
       accin1 = a1, acc2 = a2;
     });
     return;
