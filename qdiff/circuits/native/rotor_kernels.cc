@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -128,9 +129,10 @@ struct Mat {
 Mat load(const std::complex<double>* u, int64_t bit) {
   const vd sign = lane_const(-1), zero{};
   const auto bcast = [&](std::complex<double> z) { return CVec{zero + z.real(), sign * z.imag()}; };
-  // a at the first members' slots, b at the second members'
+  // a at the first members' slots, b at the second members' (second: 0 or 1 per lane; exact)
   const auto pick = [&](vd second, std::complex<double> a, std::complex<double> b) {
-    return CVec{zero + a.real() + second * (b.real() - a.real()), sign * (zero + a.imag() + second * (b.imag() - a.imag()))};
+    const vd first = 1.0 - second;
+    return CVec{first * a.real() + second * b.real(), sign * (first * a.imag() + second * b.imag())};
   };
   Mat m;
   for (int k = 0; k < 4; ++k) m.u[k] = u[k];
@@ -225,8 +227,8 @@ QDIFF_NOINLINE void apply_run(double* a, double* b, int64_t len, const Mat& u) {
   }
 }
 
-QDIFF_NOINLINE void apply_quad(double* x00, double* x01, double* x10, double* x11, int64_t len, const Mat& u1,
-                       const Mat& u2) {
+QDIFF_NOINLINE void apply_quad(double* x00, double* x01, double* x10, double* x11, int64_t len,
+                               const Mat& u1, const Mat& u2) {
   for (int64_t i = 0; i < 2 * len; i += kLanes) {
     vd a = ld(x00 + i), b = ld(x01 + i), c = ld(x10 + i), d = ld(x11 + i);
     gate_pair(u1, a, b), gate_pair(u1, c, d);
@@ -235,7 +237,8 @@ QDIFF_NOINLINE void apply_quad(double* x00, double* x01, double* x10, double* x1
   }
 }
 
-QDIFF_NOINLINE void back_run(double* pa, double* pb, double* la, double* lb, int64_t len, const Mat& v, Acc& acc) {
+QDIFF_NOINLINE void back_run(double* pa, double* pb, double* la, double* lb, int64_t len, const Mat& v,
+                             Acc& acc) {
   Acc a = acc;
   for (int64_t i = 0; i < 2 * len; i += kLanes) {
     vd p0 = ld(pa + i), p1 = ld(pb + i), l0 = ld(la + i), l1 = ld(lb + i);
@@ -290,7 +293,8 @@ QDIFF_NOINLINE void apply_block1(double* x, int64_t blk, int64_t b, const Mat& u
 }
 
 // Two gates, bits b1 < b2, on a block (a multiple of 2**(b2+1) and of kCplx).
-QDIFF_NOINLINE void apply_block2(double* x, int64_t blk, int64_t b1, const Mat& u1, int64_t b2, const Mat& u2) {
+QDIFF_NOINLINE void apply_block2(double* x, int64_t blk, int64_t b1, const Mat& u1, int64_t b2,
+                                 const Mat& u2) {
   const int64_t s1 = int64_t(1) << b1, s2 = int64_t(1) << b2;
   if (s1 >= kCplx) {
     const int64_t o1 = 2 * s1, o2 = 2 * s2, o3 = o1 + o2;
@@ -323,7 +327,8 @@ QDIFF_NOINLINE void apply_block2(double* x, int64_t blk, int64_t b1, const Mat& 
     }
 }
 
-QDIFF_NOINLINE void back_block1(double* p, double* l, int64_t blk, int64_t b, const Mat& v, Acc& acc, AccIn& accin) {
+QDIFF_NOINLINE void back_block1(double* p, double* l, int64_t blk, int64_t b, const Mat& v, Acc& acc,
+                                AccIn& accin) {
   const int64_t s = int64_t(1) << b;
   if (s >= kCplx) {
     Acc a = acc;
@@ -348,8 +353,8 @@ QDIFF_NOINLINE void back_block1(double* p, double* l, int64_t blk, int64_t b, co
   });
 }
 
-QDIFF_NOINLINE void back_block2(double* p, double* l, int64_t blk, int64_t b1, const Mat& v1, Acc& acc1, AccIn& accin1,
-                 int64_t b2, const Mat& v2, Acc& acc2, AccIn& accin2) {
+QDIFF_NOINLINE void back_block2(double* p, double* l, int64_t blk, int64_t b1, const Mat& v1, Acc& acc1,
+                                AccIn& accin1, int64_t b2, const Mat& v2, Acc& acc2, AccIn& accin2) {
   const int64_t s1 = int64_t(1) << b1, s2 = int64_t(1) << b2;
   if (s1 >= kCplx) {
     Acc a1 = acc1, a2 = acc2;
@@ -451,13 +456,12 @@ void back_tiny(double* p, double* l, int64_t nstate, int64_t b, const Mat& v, do
 // setting those bits in every way, each row a contiguous chunk of 2**cb amplitudes, so all the
 // group's gates run on the tile while it is in the cache (one pass over the state per group
 // instead of one per gate).
-// The tile of a layer_back pass has 2**(block_bits + 1) amplitudes of each of psi and lam, that of
-// a layer_apply pass 2**(block_bits + 2) of the one state.  Blocks and rows hold at least one
+// The tile of a layer_back pass has 2**max(block_bits + 1, kTileBits - 1) amplitudes of each of psi
+// and lam, that of a layer_apply pass 2**max(block_bits + 2, kTileBits) of the one state (at least
+// 512 KiB, so that rows stay 2 KiB long with 8 gates per tile).  Blocks and rows hold at least one
 // vector (block_bits >= kCplxBits, cb >= kCplxBits).  Within a block or a tile the gates run two
 // at a time (bits ascending: the first two, the next two, ...; see "quad").
-#ifndef QDIFF_TILE_BITS
-#define QDIFF_TILE_BITS 15
-#endif
+constexpr int64_t kTileBits = 15;
 // At most 64 gate indices (a layer's bits are distinct and below 63); no allocation per call.
 struct Gates {
   int64_t g[64];
@@ -545,7 +549,7 @@ void layer_apply(double* s, int64_t nbits, ffi::Span<const int64_t> bits, const 
   for (size_t i = 0; i < p.high.size(); i += p.tile_gates)
     tile_pass(
         nbits, bits, p.high.g + i, std::min<int64_t>(p.tile_gates, p.high.size() - i),
-        std::max<int64_t>(p.block_bits + 2, QDIFF_TILE_BITS),
+        std::max<int64_t>(p.block_bits + 2, kTileBits),
         [&](int64_t g, int64_t o0, int64_t o1, int64_t len) { apply_run(s + 2 * o0, s + 2 * o1, len, mats[g]); },
         [&](int64_t g1, int64_t g2, int64_t o00, int64_t o01, int64_t o10, int64_t o11, int64_t len) {
           apply_quad(s + 2 * o00, s + 2 * o01, s + 2 * o10, s + 2 * o11, len, mats[g1], mats[g2]);
@@ -588,7 +592,7 @@ void layer_back(double* p, double* l, int64_t nbits, ffi::Span<const int64_t> bi
   for (size_t i = 0; i < pl.high.size(); i += pl.tile_gates)
     tile_pass(
         nbits, bits, pl.high.g + i, std::min<int64_t>(pl.tile_gates, pl.high.size() - i),
-        std::max<int64_t>(pl.block_bits + 1, QDIFF_TILE_BITS - 1),
+        std::max<int64_t>(pl.block_bits + 1, kTileBits - 1),
         [&](int64_t g, int64_t o0, int64_t o1, int64_t len) {
           back_run(p + 2 * o0, p + 2 * o1, l + 2 * o0, l + 2 * o1, len, mats[g], accs[g]);
         },
