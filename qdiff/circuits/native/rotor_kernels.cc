@@ -527,6 +527,16 @@ void tile_pass(int64_t nbits, ffi::Span<const int64_t> bits, const int64_t* grou
   }
 }
 
+// Within a block, the leading gate pairs whose bits are all below sub_bits run sub-block by
+// sub-block (2**sub_bits amplitudes: 32 KiB of state data, which stays in the L1 cache), the
+// others on the whole block.  The number of such leading gates (even).
+size_t sub_block_gates(ffi::Span<const int64_t> bits, const Gates& low, int64_t sub_bits) {
+  size_t i = 0;
+  while (i + 1 < low.size() && bits[low[i + 1]] < sub_bits) i += 2;
+  return i;
+}
+constexpr int64_t kSubBitsApply = 11, kSubBitsBack = 10;
+
 void layer_apply(double* s, int64_t nbits, ffi::Span<const int64_t> bits, const Plan& p,
                  const std::vector<Mat>& mats) {
   const int64_t nstate = int64_t(1) << nbits;
@@ -535,11 +545,17 @@ void layer_apply(double* s, int64_t nbits, ffi::Span<const int64_t> bits, const 
     return;
   }
   const int64_t blk = std::min<int64_t>(nstate, int64_t(1) << p.block_bits);
-  const size_t nlow = p.low.size();
+  const size_t nlow = p.low.size(), nsub = sub_block_gates(bits, p.low, kSubBitsApply);
+  const int64_t sub = std::min<int64_t>(blk, int64_t(1) << std::max(kSubBitsApply, kCplxBits));
   if (nlow)
     for (int64_t base = 0; base < nstate; base += blk) {
       double* x = s + 2 * base;
-      size_t i = 0;
+      for (int64_t o = 0; o < blk; o += sub)
+        for (size_t i = 0; i < nsub; i += 2) {
+          const int64_t g1 = p.low[i], g2 = p.low[i + 1];
+          apply_block2(x + 2 * o, sub, bits[g1], mats[g1], bits[g2], mats[g2]);
+        }
+      size_t i = nsub;
       for (; i + 1 < nlow; i += 2) {
         const int64_t g1 = p.low[i], g2 = p.low[i + 1];
         apply_block2(x, blk, bits[g1], mats[g1], bits[g2], mats[g2]);
@@ -574,12 +590,19 @@ void layer_back(double* p, double* l, int64_t nbits, ffi::Span<const int64_t> bi
   AccIn* accin = m > kStackGates ? accin_heap.data() : accin_stack;
   for (size_t g = 0; g < m; ++g) accs[g] = Acc{vd{}, vd{}, vd{}, vd{}}, accin[g] = AccIn{vd{}, vd{}, vd{}};
   const int64_t blk = std::min<int64_t>(nstate, int64_t(1) << pl.block_bits);
-  const size_t nlow = pl.low.size();
+  const size_t nlow = pl.low.size(), nsub = sub_block_gates(bits, pl.low, kSubBitsBack);
+  const int64_t sub = std::min<int64_t>(blk, int64_t(1) << std::max(kSubBitsBack, kCplxBits));
   if (nlow)
     for (int64_t base = 0; base < nstate; base += blk) {
       double* x = p + 2 * base;
       double* y = l + 2 * base;
-      size_t i = 0;
+      for (int64_t o = 0; o < blk; o += sub)
+        for (size_t i = 0; i < nsub; i += 2) {
+          const int64_t g1 = pl.low[i], g2 = pl.low[i + 1];
+          back_block2(x + 2 * o, y + 2 * o, sub, bits[g1], mats[g1], accs[g1], accin[g1], bits[g2], mats[g2],
+                      accs[g2], accin[g2]);
+        }
+      size_t i = nsub;
       for (; i + 1 < nlow; i += 2) {
         const int64_t g1 = pl.low[i], g2 = pl.low[i + 1];
         back_block2(x, y, blk, bits[g1], mats[g1], accs[g1], accin[g1], bits[g2], mats[g2], accs[g2], accin[g2]);
