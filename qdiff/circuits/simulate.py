@@ -147,7 +147,7 @@ def _walk_back(steps, params, x, n: int, perms=None, pre=None, native: bool = Fa
                 pcs, tr, carry = _walk_back(step.body, p, carry, n, inv, prepare_one(step.body, p, n), native)
                 return carry, (_rep_gradient(step, p, pcs, tr) if step.nparams else None)
 
-            if n < BLOCKS_FROM and not native:  # compile time counts more than run time there (n=10: ≈ 0.35 s more with chunks)
+            if n < BLOCKS_FROM:  # compile time counts more than run time there (n=10: ≈ 0.35 s more with chunks)
                 (psi, lam), g = lax.scan(single, (psi, lam), _slice(params, step), reverse=True)
             else:
                 c = _chunk(step.count)
