@@ -140,6 +140,8 @@ def _all_qubit_unitaries(step: RotorStep, params, inverse: bool, n: int):
     """(n, 2, 2) unitaries in qubit order, the identity on qubits without a chain."""
     us = _unitaries(step, params, inverse)
     qs = np.array([q for q, _ in step.chains])
+    if np.array_equal(qs, np.arange(n)):  # every qubit, in order: no scatter into an identity stack
+        return us
     eye = jnp.broadcast_to(jnp.eye(2, dtype=jnp.complex128), (n, 2, 2))
     return eye.at[qs].set(us)
 

@@ -93,11 +93,20 @@ def _build(cxx: str) -> Path:
     key = hashlib.sha256(b"\0".join([src, " ".join(_FLAGS).encode(), jax.__version__.encode(),
                                      cxx.encode(), platform.machine().encode(),
                                      _cpu_flags().encode()])).hexdigest()[:16]
-    target = _cache_dir() / f"rotor_kernels-{key}.so"
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    name = f"rotor_kernels-{key}.so"
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    for folder in (_cache_dir(), Path(tempfile.gettempdir()) / f"qdiff-{user}"):
+        if (folder / name).exists():
+            return folder / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=".so", dir=folder)
+            break
+        except OSError:  # not writable: the next folder
+            continue
+    else:
+        raise RuntimeError(f"no writable folder for the compiled kernels ({_cache_dir()}, {tempfile.gettempdir()})")
+    target = folder / name
     os.close(fd)
     try:
         cmd = [cxx, *_FLAGS, "-I", jax.ffi.include_dir(), str(_SOURCE), "-o", tmp]
