@@ -11,6 +11,7 @@ must be stopped by the kernel's own checks, and the kernels must work under jit,
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -133,3 +134,158 @@ def test_reduced_matrix_gives_the_gradient_of_each_qubit_rotation():
             # d/dt at t=0 is Re Σ_ab conj(λ[a]) K[a, b] ψ[b] = Re Σ_ab K[a, b] M[a, b], K = −iP
             k = -1j * p
             assert abs(np.real(np.sum(k * np.asarray(mp)[0, g])) - fd) < 1e-8, (q, p)
+
+
+def test_no_gates_is_the_identity():
+    rng = np.random.default_rng(8)
+    psi, lam = random_states(rng, 2, 5), random_states(rng, 2, 5)
+    out = native.rotor_apply(jnp.asarray(psi), np.zeros((0, 2, 2)), [], 5)
+    np.testing.assert_array_equal(np.asarray(out), psi)
+    mp, p_in, l_in = native.rotor_back(jnp.asarray(psi), jnp.asarray(lam), np.zeros((0, 2, 2)), [], 5)
+    assert mp.shape == (2, 0, 2, 2)
+    np.testing.assert_array_equal(np.asarray(p_in), psi)
+    np.testing.assert_array_equal(np.asarray(l_in), lam)
+
+
+# --- bad input: the kernel's own checks (XLA raises JaxRuntimeError, a RuntimeError) --------------
+
+_N = 5
+
+
+@pytest.fixture(scope="module")
+def small():
+    rng = np.random.default_rng(11)
+    return jnp.asarray(random_states(rng, 2, _N)), jnp.asarray(random_states(rng, 2, _N)), random_unitaries(rng, 3)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda p, l, u: native.rotor_apply(p, u, [1, 3, 1], _N), "repeated bit position"),
+    (lambda p, l, u: native.rotor_back(p, l, u, [0, 4, 0], _N), "repeated bit position"),
+    # qubit n (bit −1) and qubit −1 (bit n) lie outside a state of 2**n amplitudes
+    (lambda p, l, u: native.rotor_apply(p, u, [0, 1, _N], _N), "bit position out of range"),
+    (lambda p, l, u: native.rotor_back(p, l, u, [-1, 1, 2], _N), "bit position out of range"),
+    # n larger than the state: bit n-1-0 = 5 does not exist in 2**5 amplitudes
+    (lambda p, l, u: native.rotor_apply(p, u, [0, 1, 2], _N + 1), "bit position out of range"),
+    (lambda p, l, u: native.rotor_apply(p[:, :24], u, [0, 1, 2], _N), "state size is not 2**n"),
+    (lambda p, l, u: native.rotor_back(p[:, :24], l[:, :24], u, [0, 1, 2], _N), "state size is not 2**n"),
+    (lambda p, l, u: native.rotor_apply(p[:, :1], u[:0], [], _N), "state size is not 2**n"),
+    (lambda p, l, u: native.rotor_apply(p, u[:2], [0, 1, 2], _N), "one 2x2 matrix per bit expected"),
+    (lambda p, l, u: native.rotor_back(p, l, u, [0, 1], _N), "one 2x2 matrix per bit expected"),
+    (lambda p, l, u: native.rotor_back(p, l[:1], u, [0, 1, 2], _N), "psi and lam differ in size"),
+    (lambda p, l, u: native.rotor_apply(p, u, [0, 1, 2], _N, block_bits=0), "block_bits or tile_gates"),
+    (lambda p, l, u: native.rotor_apply(p, u, [0, 1, 2], _N, tile_gates=0), "block_bits or tile_gates"),
+    (lambda p, l, u: native.rotor_back(p, l, u, [0, 1, 2], _N, tile_gates=17), "block_bits or tile_gates"),
+], ids=["apply-repeated", "back-repeated", "qubit-n", "qubit-minus-1", "n-too-large", "apply-size",
+        "back-size", "one-amplitude", "apply-too-few-matrices", "back-too-many-matrices", "lam-size",
+        "block-bits-0", "tile-gates-0", "tile-gates-17"])
+def test_bad_input_is_rejected_by_the_kernel(small, call, message):
+    psi, lam, us = small
+    with pytest.raises(jax.errors.JaxRuntimeError, match=re.escape(message)):
+        jax.block_until_ready(call(psi, lam, us))
+
+
+_HUGE_BIT = """
+import jax, jax.numpy as jnp, numpy as np
+from qdiff.circuits import native
+assert native.enabled()
+n = 8
+psi = jnp.ones((1, 2**n), jnp.complex128)
+try:
+    jax.block_until_ready(native.rotor_apply(psi, np.eye(2)[None], [{q}], n))
+    print("no error")
+except jax.errors.JaxRuntimeError as err:
+    print(err)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="bug: check_gates tests `(int64_t(1) << bits[g]) >= nstate`, undefined "
+                   "for bits >= 63 (wraps on x86: bit 64 passes as bit 0), so the kernel writes outside the "
+                   "state and the process aborts; compare bits[g] >= log2(nstate) instead")
+@pytest.mark.parametrize("qubit", [-56, -57])  # bits 63 and 64 of an 8-qubit state
+def test_huge_bit_position_is_rejected_not_a_crash(qubit):
+    # run in a child process: the unchecked kernel corrupts the heap and aborts the interpreter
+    env = dict(os.environ, QDIFF_NATIVE="on",
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]))
+    res = subprocess.run([sys.executable, "-c", _HUGE_BIT.format(q=qubit)], capture_output=True, text=True,
+                         env=env, timeout=120)
+    assert res.returncode == 0, res.stderr[-500:]
+    assert "bit position out of range" in res.stdout
+
+
+# --- transformations: jit, scan, vmap ------------------------------------------------------------
+
+_NT, _QT = 6, [3, 0, 5, 1]  # bits 2, 5, 0, 4: with block_bits=2 two low and two high gates
+
+
+@pytest.fixture(scope="module")
+def layers():
+    """Four layers of unitaries, a batch of two (2, 2**6) states and two adjoint states."""
+    rng = np.random.default_rng(21)
+    us = np.stack([random_unitaries(rng, len(_QT)) for _ in range(4)])
+    psi = np.stack([random_states(rng, 2, _NT) for _ in range(2)])
+    lam = np.stack([random_states(rng, 2, _NT) for _ in range(2)])
+    return us, psi, lam
+
+
+def test_under_jit(layers):
+    us, psi, lam = layers
+    fa = jax.jit(lambda p, u: native.rotor_apply(p, u, _QT, _NT, block_bits=2, tile_gates=1))
+    fb = jax.jit(lambda p, l, v: native.rotor_back(p, l, v, _QT, _NT, block_bits=2, tile_gates=1))
+    x = jnp.asarray(psi[0])
+    np.testing.assert_allclose(np.asarray(fa(x, us[0])), ref_apply(psi[0], us[0], _QT, _NT), atol=TOL, rtol=0)
+    np.testing.assert_array_equal(np.asarray(x), psi[0])  # input intact (not donated)
+    mp, p_in, l_in = fb(x, jnp.asarray(lam[0]), us[1])
+    np.testing.assert_allclose(np.asarray(mp), ref_reduced(psi[0], lam[0], _QT, _NT), atol=TOL, rtol=0)
+    np.testing.assert_allclose(np.asarray(p_in), ref_apply(psi[0], us[1], _QT, _NT), atol=TOL, rtol=0)
+    np.testing.assert_allclose(np.asarray(l_in), ref_apply(lam[0], us[1], _QT, _NT), atol=TOL, rtol=0)
+
+
+def test_inside_scan(layers):
+    """Four layers forward in a scan, then walked back in a reverse scan with the inverse unitaries;
+    each step against the numpy reference, and the walk back returns the input states."""
+    us, psi, lam = layers
+    vs = np.conj(np.swapaxes(us, -1, -2))
+
+    @jax.jit
+    def run(p, l):
+        def fwd(x, u):
+            return native.rotor_apply(x, u, _QT, _NT, block_bits=2, tile_gates=2), None
+
+        def bwd(c, v):
+            m, x, y = native.rotor_back(*c, v, _QT, _NT, block_bits=2, tile_gates=2)
+            return (x, y), m
+
+        out, _ = lax.scan(fwd, p, us)
+        (p0, l0), ms = lax.scan(bwd, (out, l), vs, reverse=True)
+        return out, p0, l0, ms
+
+    out, p0, l0, ms = run(jnp.asarray(psi[0]), jnp.asarray(lam[0]))
+    states = [psi[0]]
+    for u in us:
+        states.append(ref_apply(states[-1], u, _QT, _NT))
+    np.testing.assert_allclose(np.asarray(out), states[-1], atol=TOL, rtol=0)
+    np.testing.assert_allclose(np.asarray(p0), psi[0], atol=TOL, rtol=0)
+    # λ before step i of the reverse walk: λ undone through the layers after layer i
+    lams = [lam[0]]
+    for v in vs[::-1]:
+        lams.append(ref_apply(lams[-1], v, _QT, _NT))
+    np.testing.assert_allclose(np.asarray(l0), lams[-1], atol=TOL, rtol=0)
+    for i in range(4):
+        expected = ref_reduced(states[i + 1], lams[3 - i], _QT, _NT)
+        np.testing.assert_allclose(np.asarray(ms[i]), expected, atol=TOL, rtol=0)
+
+
+def test_under_vmap(layers):
+    """vmap (sequential rule) over a batch of (2, 2**n) states, and over states and unitaries."""
+    us, psi, lam = layers
+    fa = jax.jit(jax.vmap(lambda p, u: native.rotor_apply(p, u, _QT, _NT, block_bits=2, tile_gates=8)))
+    out = fa(jnp.asarray(psi), us[:2])
+    for b in range(2):
+        np.testing.assert_allclose(np.asarray(out[b]), ref_apply(psi[b], us[b], _QT, _NT), atol=TOL, rtol=0)
+    fb = jax.vmap(lambda p, l: native.rotor_back(p, l, us[3], _QT, _NT, block_bits=2, tile_gates=8))
+    mp, p_in, l_in = fb(jnp.asarray(psi), jnp.asarray(lam))
+    assert mp.shape == (2, 2, len(_QT), 2, 2)
+    for b in range(2):
+        np.testing.assert_allclose(np.asarray(mp[b]), ref_reduced(psi[b], lam[b], _QT, _NT), atol=TOL, rtol=0)
+        np.testing.assert_allclose(np.asarray(p_in[b]), ref_apply(psi[b], us[3], _QT, _NT), atol=TOL, rtol=0)
+        np.testing.assert_allclose(np.asarray(l_in[b]), ref_apply(lam[b], us[3], _QT, _NT), atol=TOL, rtol=0)
