@@ -1,0 +1,172 @@
+"""The simulators with the native rotor kernels (``QDIFF_NATIVE=on``) against the XLA kernels
+(``QDIFF_NATIVE=off``), plain JAX backprop and finite differences; the fallback when the kernels
+cannot be built (``auto``/``on``/``off``/bad values), and the on-disk build cache.
+
+The native choice is read when a circuit function is traced, so each compiled function below is
+built (traced) inside its own ``QDIFF_NATIVE`` setting; a counter on ``native.rotor_apply`` and
+``native.rotor_back`` proves which kernels a trace used.
+"""
+
+import logging
+import os
+import subprocess
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import qdiff.circuits as qc
+from qdiff.circuits import native
+from qdiff.errors import InputError
+
+
+def fd(f, x, idx, h=1e-3):
+    """Fourth-order central differences of scalar ``f`` along coordinates ``idx`` of the real array ``x``."""
+    x = np.asarray(x, float)
+    out = []
+    for i in idx:
+        e = np.zeros_like(x)
+        e.flat[i] = h
+        out.append((8 * (f(x + e) - f(x - e)) - (f(x + 2 * e) - f(x - 2 * e))) / (12 * h))
+    return np.array(out)
+
+
+def native_available() -> bool:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QDIFF_NATIVE", "auto")
+        return native.enabled()
+
+
+@pytest.fixture(scope="module")
+def needs_native():
+    if not native_available():
+        pytest.skip(f"native rotor kernels unavailable: {native._load()}")
+
+
+def traced(mode: str, build):
+    """``build()`` with ``QDIFF_NATIVE=mode``; returns (result, names of the native kernels traced)."""
+    calls = set()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QDIFF_NATIVE", mode)
+        for name in ("rotor_apply", "rotor_back"):
+            def counting(*args, _orig=getattr(native, name), _name=name, **kw):
+                calls.add(_name)
+                return _orig(*args, **kw)
+            mp.setattr(native, name, counting)
+        out = jax.block_until_ready(build())
+    return out, calls
+
+
+# --- every gate kind ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def every_kind(needs_native):
+    """Random 5-qubit circuit with every gate kind (rotor layers outside and inside a repeat), a
+    random observable and input state; energy and gradient (params, state) natively and by backprop."""
+    n, key = 5, jax.random.PRNGKey(11)
+    circ = qc.random_circuit(n, key)
+    obs = qc.random_observable(n, jax.random.fold_in(key, 1))
+    p = np.asarray(qc.random_params(circ, jax.random.fold_in(key, 2)))
+    s = np.asarray(qc.random_state(n, jax.random.fold_in(key, 3)))
+    f_on = jax.jit(jax.value_and_grad(lambda t, x: qc.expect(obs, circ, t, x), argnums=(0, 1)))
+    f_bp = jax.jit(jax.value_and_grad(lambda t, x: qc.expect(obs, circ, t, x, method="backprop"), argnums=(0, 1)))
+    on, calls = traced("on", lambda: f_on(p, s))
+    bp, bp_calls = traced("on", lambda: f_bp(p, s))  # backprop never uses them (no JAX derivative)
+    return dict(p=p, s=s, f_on=f_on, on=on, bp=bp, calls=calls, bp_calls=bp_calls)
+
+
+def test_every_kind_traces_the_native_kernels(every_kind):
+    assert every_kind["calls"] == {"rotor_apply", "rotor_back"}
+    assert every_kind["bp_calls"] == set()
+
+
+def test_every_kind_matches_backprop(every_kind):
+    (e, (gp, gs)), (e_bp, (gp_bp, gs_bp)) = every_kind["on"], every_kind["bp"]
+    assert abs(float(e) - float(e_bp)) < 1e-10
+    np.testing.assert_allclose(np.asarray(gp), np.asarray(gp_bp), atol=1e-10, rtol=0)
+    np.testing.assert_allclose(np.asarray(gs), np.asarray(gs_bp), atol=1e-10, rtol=0)
+
+
+def test_every_kind_matches_finite_differences(every_kind):
+    """Every parameter component, and two input-state directions (jax.grad of a real function of a
+    complex z returns ∂f/∂Re z − i ∂f/∂Im z)."""
+    p, s, f = every_kind["p"], every_kind["s"], every_kind["f_on"]
+    _, (gp, gs) = every_kind["on"]
+    g_fd = fd(lambda t: float(f(t, s)[0]), p, range(p.size))
+    np.testing.assert_allclose(np.asarray(gp), g_fd, atol=1e-8, rtol=0)
+    j = 5
+    e_j = np.eye(s.size)[j]
+    d_re = fd(lambda x: float(f(p, s + x[0] * e_j)[0]), np.zeros(1), [0])[0]
+    d_im = fd(lambda x: float(f(p, s + 1j * x[0] * e_j)[0]), np.zeros(1), [0])[0]
+    assert abs(float(gs[j].real) - d_re) < 1e-8 and abs(-float(gs[j].imag) - d_im) < 1e-8
+
+
+# --- Yao's variational circuit: repeat body below 12 qubits, chunked backward from 12 ----------
+
+def _variational(n: int) -> dict:
+    """Depth-3 variational circuit, Heisenberg ring, random input state; energy and gradient with the
+    native and with the XLA kernels."""
+    circ, obs = qc.variational_circuit(n, 3), qc.heisenberg(n)
+    p = np.asarray(qc.random_params(circ, jax.random.PRNGKey(n)))
+    s = np.asarray(qc.random_state(n, jax.random.PRNGKey(n + 1)))
+    out = dict(n=n, circ=circ, obs=obs, p=p, s=s)
+    for mode in ("on", "off"):
+        f = jax.jit(jax.value_and_grad(lambda t, x: qc.expect(obs, circ, t, x)))
+        out[mode], out[mode + "_calls"] = traced(mode, lambda: f(p, s))
+        out["f_" + mode] = f
+    return out
+
+
+@pytest.fixture(scope="module")
+def var7(needs_native):
+    return _variational(7)
+
+
+@pytest.fixture(scope="module")
+def var12(needs_native):
+    return _variational(12)
+
+
+@pytest.fixture(params=["var7", "var12"])
+def variational(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_variational_native_matches_xla_kernels(variational):
+    v = variational
+    assert v["on_calls"] == {"rotor_apply", "rotor_back"} and v["off_calls"] == set()
+    (e_on, g_on), (e_off, g_off) = v["on"], v["off"]
+    assert abs(float(e_on) - float(e_off)) < 1e-10
+    np.testing.assert_allclose(np.asarray(g_on), np.asarray(g_off), atol=1e-10, rtol=0)
+
+
+def test_variational_native_matches_finite_differences(variational):
+    v = variational
+    f, p, s = v["f_on"], v["p"], v["s"]
+    idx = [0, 5, p.size // 2, p.size - 1]
+    g_fd = fd(lambda t: float(f(t, s)[0]), p, idx)
+    np.testing.assert_allclose(np.asarray(v["on"][1])[idx], g_fd, atol=1e-6, rtol=0)
+
+
+# --- batches -----------------------------------------------------------------------------------
+
+def test_batch_of_params_and_states_matches_single_calls(var7):
+    """(B, nparams) parameters with B states, natively: each element's energy and gradient equal a
+    single call's with the native and with the XLA kernels."""
+    v = var7
+    circ, obs, p, s = v["circ"], v["obs"], v["p"], v["s"]
+    rng = np.random.default_rng(3)
+    ps = p + rng.normal(size=(3, p.size))
+    ss = np.asarray(qc.random_state(v["n"], jax.random.PRNGKey(99), batch=3))
+
+    def total(t, x):
+        e = qc.expect(obs, circ, t, x)
+        return e.sum(), e
+
+    (_, es), gs = traced("on", lambda: jax.jit(jax.value_and_grad(total, has_aux=True))(ps, ss))[0]
+    for b in range(3):
+        for mode in ("on", "off"):
+            e_b, g_b = v["f_" + mode](ps[b], ss[b])
+            assert abs(float(es[b]) - float(e_b)) < 1e-10, (b, mode)
+            np.testing.assert_allclose(np.asarray(gs[b]), np.asarray(g_b), atol=1e-10, rtol=0)
