@@ -170,3 +170,132 @@ def test_batch_of_params_and_states_matches_single_calls(var7):
             e_b, g_b = v["f_" + mode](ps[b], ss[b])
             assert abs(float(es[b]) - float(e_b)) < 1e-10, (b, mode)
             np.testing.assert_allclose(np.asarray(gs[b]), np.asarray(g_b), atol=1e-10, rtol=0)
+
+
+# --- fallback when the kernels cannot be built (runs everywhere) ----------------------------------
+
+@pytest.fixture
+def no_compiler(monkeypatch):
+    """No C++ compiler: fresh load/warning caches now, and again afterwards so that later tests
+    load (and register) the real kernels anew."""
+    monkeypatch.setattr(native, "_compiler", lambda: None)
+    native._load.cache_clear()
+    native._warn_once.cache_clear()
+    yield
+    native._load.cache_clear()
+    native._warn_once.cache_clear()
+
+
+def test_auto_falls_back_with_one_warning(no_compiler, monkeypatch, caplog):
+    monkeypatch.setenv("QDIFF_NATIVE", "auto")
+    with caplog.at_level(logging.WARNING, logger=native.__name__):
+        assert native.enabled() is False
+        assert native.enabled() is False
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "no C++ compiler" in warnings[0].getMessage()
+    # the simulators then trace the XLA kernels only
+    circ, obs = qc.variational_circuit(4, 1), qc.heisenberg(4)
+    p = np.zeros(circ.nparams)
+    _, calls = traced("auto", lambda: jax.make_jaxpr(jax.grad(lambda t: qc.expect(obs, circ, t)))(p))
+    assert calls == set()
+
+
+def test_on_without_compiler_raises_the_reason(no_compiler, monkeypatch):
+    monkeypatch.setenv("QDIFF_NATIVE", "on")
+    with pytest.raises(RuntimeError, match="QDIFF_NATIVE=on.*no C\\+\\+ compiler"):
+        native.enabled()
+
+
+@pytest.mark.parametrize("value", ["bogus", "1", "native"])
+def test_unknown_mode_is_an_input_error(no_compiler, monkeypatch, value):
+    monkeypatch.setenv("QDIFF_NATIVE", value)
+    with pytest.raises(InputError, match="QDIFF_NATIVE must be one of"):
+        native.enabled()
+
+
+@pytest.mark.parametrize("value", ["off", " OFF "])
+def test_off_never_builds(no_compiler, monkeypatch, value):
+    def fail(*args):
+        raise AssertionError("QDIFF_NATIVE=off must not look for a compiler or build")
+
+    monkeypatch.setattr(native, "_compiler", fail)
+    monkeypatch.setattr(native, "_build", fail)
+    monkeypatch.setenv("QDIFF_NATIVE", value)
+    assert native.enabled() is False
+
+
+def test_kernels_load_again_after_the_caches_are_cleared(needs_native, monkeypatch):
+    """Clearing the load cache re-registers the same FFI targets; that must work (the fallback tests
+    above depend on it) and the kernels must still compute."""
+    native._load.cache_clear()
+    assert native._load() is None
+    monkeypatch.setenv("QDIFF_NATIVE", "on")
+    assert native.enabled() is True
+    psi = jnp.zeros((1, 8), jnp.complex128).at[0, 0].set(1.0)
+    x = np.array([[0, 1], [1, 0]], complex)
+    out = native.rotor_apply(psi, np.stack([x, x]), [0, 2], 3)  # |000> -> |101>
+    np.testing.assert_array_equal(np.asarray(out)[0], np.eye(8)[0b101])
+
+
+# --- the build cache ---------------------------------------------------------------------------
+
+@pytest.fixture
+def compiler():
+    cxx = native._compiler()
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    return cxx
+
+
+def _tiny_source(path, body="int qdiff_probe() { return 7; }"):
+    path.write_text('extern "C" ' + body + "\n")
+    return path
+
+
+def test_build_is_cached(compiler, monkeypatch, tmp_path):
+    """One ``rotor_kernels-*.so`` per source, built once: a second call returns it without running the
+    compiler; another source gets another file.  (A small source stands in for the kernels: the
+    cache logic is the same, and the real source is compiled by every other test here.)"""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("QDIFF_CACHE_DIR", str(cache))
+    monkeypatch.setattr(native, "_SOURCE", _tiny_source(tmp_path / "a.cc"))
+    so = native._build(compiler)
+    assert list(cache.iterdir()) == [so] and so.name.startswith("rotor_kernels-") and so.suffix == ".so"
+    mtime = so.stat().st_mtime_ns
+
+    def no_compile(*args, **kw):
+        raise AssertionError("recompiled although the build is cached")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(subprocess, "run", no_compile)
+        assert native._build(compiler) == so
+    assert so.stat().st_mtime_ns == mtime
+    monkeypatch.setattr(native, "_SOURCE", _tiny_source(tmp_path / "b.cc", "int qdiff_probe() { return 8; }"))
+    other = native._build(compiler)
+    assert other != so and sorted(cache.iterdir()) == sorted([so, other])
+
+
+def test_failed_build_raises_the_compiler_message_and_leaves_nothing(compiler, monkeypatch, tmp_path):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("QDIFF_CACHE_DIR", str(cache))
+    bad = tmp_path / "broken.cc"
+    bad.write_text("int qdiff_broken_source( { return 1; }\n")
+    monkeypatch.setattr(native, "_SOURCE", bad)
+    with pytest.raises(RuntimeError, match="failed") as err:
+        native._build(compiler)
+    assert str(bad) in str(err.value) and "error" in str(err.value)
+    assert list(cache.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_real_kernels_build_into_an_empty_cache(compiler, monkeypatch, tmp_path):
+    """The shipped source compiles into a fresh cache and exports both FFI handlers (a few seconds)."""
+    import ctypes
+
+    monkeypatch.setenv("QDIFF_CACHE_DIR", str(tmp_path))
+    so = native._build(compiler)
+    assert list(tmp_path.iterdir()) == [so]
+    lib = ctypes.cdll.LoadLibrary(str(so))
+    for name in native._TARGETS:
+        assert getattr(lib, name) is not None
