@@ -3,12 +3,12 @@
 cannot be built (``auto``/``on``/``off``/bad values), and the on-disk build cache.
 
 The native choice is read when a circuit function is traced, so each compiled function below is
-built (traced) inside its own ``QDIFF_NATIVE`` setting; a counter on ``native.rotor_apply`` and
-``native.rotor_back`` proves which kernels a trace used.
+built (traced) inside its own ``QDIFF_NATIVE`` setting; the FFI targets in its jaxpr show which
+kernels it runs.
 """
 
 import logging
-import os
+import re
 import subprocess
 
 import jax
@@ -44,18 +44,16 @@ def needs_native():
         pytest.skip(f"native rotor kernels unavailable: {native._load()}")
 
 
-def traced(mode: str, build):
-    """``build()`` with ``QDIFF_NATIVE=mode``; returns (result, names of the native kernels traced)."""
-    calls = set()
+def traced(mode: str, fn, *args):
+    """``fn(*args)`` with ``QDIFF_NATIVE=mode``, and the names of the native FFI targets in its jaxpr."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("QDIFF_NATIVE", mode)
-        for name in ("rotor_apply", "rotor_back"):
-            def counting(*args, _orig=getattr(native, name), _name=name, **kw):
-                calls.add(_name)
-                return _orig(*args, **kw)
-            mp.setattr(native, name, counting)
-        out = jax.block_until_ready(build())
-    return out, calls
+        out = jax.block_until_ready(fn(*args))
+        targets = set(re.findall(r"qdiff_rotor_\w+", str(jax.make_jaxpr(fn)(*args))))
+    return out, targets
+
+
+NATIVE = {"qdiff_rotor_apply", "qdiff_rotor_back"}
 
 
 # --- every gate kind ---------------------------------------------------------------------------
@@ -71,14 +69,14 @@ def every_kind(needs_native):
     p = np.asarray(qc.random_params(circ, jax.random.fold_in(key, 2)))
     s = np.asarray(qc.random_state(n, jax.random.fold_in(key, 3)))
     f_on = jax.jit(jax.value_and_grad(lambda t, x: qc.expect(obs, circ, t, x), argnums=(0, 1)))
-    on, calls = traced("on", lambda: f_on(p, s))
+    on, calls = traced("on", f_on, p, s)
     # backprop never uses the native kernels (they have no JAX derivative)
-    e_bp, bp_calls = traced("on", lambda: qc.expect(obs, circ, p, s, method="backprop"))
+    e_bp, bp_calls = traced("on", lambda t, x: qc.expect(obs, circ, t, x, method="backprop"), p, s)
     return dict(circ=circ, obs=obs, p=p, s=s, f_on=f_on, on=on, e_bp=e_bp, calls=calls, bp_calls=bp_calls)
 
 
 def test_every_kind_traces_the_native_kernels(every_kind):
-    assert every_kind["calls"] == {"rotor_apply", "rotor_back"}
+    assert every_kind["calls"] == NATIVE
     assert every_kind["bp_calls"] == set()
 
 
@@ -108,7 +106,7 @@ def test_every_kind_gradient_matches_xla_kernels_and_backprop(every_kind):
     e_on, (gp, gs) = every_kind["on"]
     for mode, method in (("off", "adjoint"), ("off", "backprop")):
         f = jax.jit(jax.value_and_grad(lambda t, x: qc.expect(obs, circ, t, x, method=method), argnums=(0, 1)))
-        (e, (gp_ref, gs_ref)), calls = traced(mode, lambda: f(p, s))
+        (e, (gp_ref, gs_ref)), calls = traced(mode, f, p, s)
         assert calls == set()
         assert abs(float(e_on) - float(e)) < 1e-10
         np.testing.assert_allclose(np.asarray(gp), np.asarray(gp_ref), atol=1e-10, rtol=0)
@@ -126,7 +124,7 @@ def _variational(n: int) -> dict:
     out = dict(n=n, circ=circ, obs=obs, p=p, s=s)
     for mode in ("on", "off"):
         f = jax.jit(jax.value_and_grad(lambda t, x: qc.expect(obs, circ, t, x)))
-        out[mode], out[mode + "_calls"] = traced(mode, lambda: f(p, s))
+        out[mode], out[mode + "_calls"] = traced(mode, f, p, s)
         out["f_" + mode] = f
     return out
 
@@ -148,7 +146,7 @@ def variational(request):
 
 def test_variational_native_matches_xla_kernels(variational):
     v = variational
-    assert v["on_calls"] == {"rotor_apply", "rotor_back"} and v["off_calls"] == set()
+    assert v["on_calls"] == NATIVE and v["off_calls"] == set()
     (e_on, g_on), (e_off, g_off) = v["on"], v["off"]
     assert abs(float(e_on) - float(e_off)) < 1e-10
     np.testing.assert_allclose(np.asarray(g_on), np.asarray(g_off), atol=1e-10, rtol=0)
@@ -177,8 +175,8 @@ def test_batch_of_params_and_states_matches_single_calls(var7):
         e = qc.expect(obs, circ, t, x)
         return e.sum(), e
 
-    ((_, es), gs), calls = traced("on", lambda: jax.jit(jax.value_and_grad(total, has_aux=True))(ps, ss))
-    assert calls == {"rotor_apply", "rotor_back"} and es.shape == (3,) and gs.shape == ps.shape
+    ((_, es), gs), calls = traced("on", jax.jit(jax.value_and_grad(total, has_aux=True)), ps, ss)
+    assert calls == NATIVE and es.shape == (3,) and gs.shape == ps.shape
     for b in range(3):
         for mode in ("on", "off"):
             e_b, g_b = v["f_" + mode](ps[b], ss[b])
@@ -211,8 +209,10 @@ def test_auto_falls_back_with_one_warning(no_compiler, monkeypatch, caplog):
     # the simulators then trace the XLA kernels only
     circ, obs = qc.variational_circuit(4, 1), qc.heisenberg(4)
     p = np.zeros(circ.nparams)
-    _, calls = traced("auto", lambda: jax.make_jaxpr(jax.grad(lambda t: qc.expect(obs, circ, t)))(p))
-    assert calls == set()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QDIFF_NATIVE", "auto")
+        jaxpr = str(jax.make_jaxpr(jax.grad(lambda t: qc.expect(obs, circ, t)))(p))
+    assert "qdiff_rotor" not in jaxpr and "ffi_call" not in jaxpr
 
 
 def test_on_without_compiler_raises_the_reason(no_compiler, monkeypatch):
