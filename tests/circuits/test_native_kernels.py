@@ -82,6 +82,8 @@ LAYOUTS = [
     pytest.param(8, _SUBSET8, 2, 1, id="n8-tiles-of-1"),
     pytest.param(8, _SUBSET8, 2, 2, id="n8-tiles-of-2"),
     pytest.param(8, _SUBSET8, 2, 8, id="n8-tiles-of-8"),
+    # low gates (first one included) in 32 blocks of 8 amplitudes, high gates in tiles of 2
+    pytest.param(8, [7, 2, 6, 0, 5], 3, 2, id="n8-many-blocks"),
     pytest.param(7, _ALL7, 1, 3, id="n7-all-qubits-tiles-of-3"),
     pytest.param(7, _ALL7, 3, 16, id="n7-all-qubits-one-tile-group"),
     # the default layout (12 block bits) with high gates: qubits 0 and 1 at n=14
