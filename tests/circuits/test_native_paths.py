@@ -240,8 +240,10 @@ def test_off_never_builds(no_compiler, monkeypatch, value):
 
 
 def test_kernels_load_again_after_the_caches_are_cleared(needs_native, monkeypatch):
-    """Clearing the load cache re-registers the same FFI targets; that must work (the fallback tests
-    above depend on it) and the kernels must still compute."""
+    """Clearing the load cache re-registers the same FFI targets from the same library file; that must
+    work (the fallback tests above depend on it) and the kernels must still compute.  (A *different*
+    library file, e.g. after changing QDIFF_CACHE_DIR, is refused by XLA: "Duplicate FFI handler
+    registration ... with different bundle addresses"; no test here does that.)"""
     native._load.cache_clear()
     assert native._load() is None
     monkeypatch.setenv("QDIFF_NATIVE", "on")
