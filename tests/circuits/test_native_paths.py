@@ -160,6 +160,19 @@ def test_variational_native_matches_finite_differences(variational):
     np.testing.assert_allclose(np.asarray(v["on"][1])[idx], g_fd, atol=1e-6, rtol=0)
 
 
+@pytest.mark.slow
+def test_variational_native_matches_backprop(variational):
+    """Against plain JAX AD as well (one more compile per size; off-vs-backprop is test_adjoint's)."""
+    v = variational
+    circ, obs, p, s = v["circ"], v["obs"], v["p"], v["s"]
+    f = jax.jit(jax.value_and_grad(lambda t, x: qc.expect(obs, circ, t, x, method="backprop")))
+    (e_bp, g_bp), calls = traced("on", f, p, s)
+    assert calls == set()
+    e_on, g_on = v["on"]
+    assert abs(float(e_on) - float(e_bp)) < 1e-10
+    np.testing.assert_allclose(np.asarray(g_on), np.asarray(g_bp), atol=1e-10, rtol=0)
+
+
 # --- batches -----------------------------------------------------------------------------------
 
 def test_batch_of_params_and_states_matches_single_calls(var7):
