@@ -166,8 +166,15 @@ one pass over the state per tile group."""
 TILE_GATES = 8
 
 
-def _bits(qubits, n: int) -> np.ndarray:
-    return np.asarray([n - 1 - q for q in qubits], np.int64)
+def _bits(psi, qubits, n: int) -> np.ndarray:
+    """Index bits of ``qubits`` (qubit 0 the most significant of ``n``), after checking the call."""
+    if psi.ndim < 2 or psi.shape[-1] != 1 << n:
+        raise InputError(f"native kernel: expected states of shape (k, {1 << n}) for {n} qubits, "
+                         f"got shape {tuple(psi.shape)}")
+    qs = [int(q) for q in qubits]
+    if any(q < 0 or q >= n for q in qs) or len(set(qs)) != len(qs):
+        raise InputError(f"native kernel: qubits must be distinct and in 0..{n - 1}, got {qs}")
+    return np.asarray([n - 1 - q for q in qs], np.int64)
 
 
 def _layout(block_bits, tile_gates) -> dict:
@@ -181,10 +188,16 @@ def rotor_apply(psi, us, qubits, n: int, block_bits: int | None = None, tile_gat
     the loop layout, default ``BLOCK_BITS``, ``TILE_GATES``; the result does not depend on them).
 
     Under ``jax.vmap`` the batch runs in one call, each state with its own unitaries, one state
-    after the other (so each stays in the cache while its gates are applied)."""
-    call = jax.ffi.ffi_call("qdiff_rotor_apply", jax.ShapeDtypeStruct(psi.shape, psi.dtype),
+    after the other (so each stays in the cache while its gates are applied).
+
+    Raises:
+      InputError: states not of shape (k, 2**n), or qubits repeated or outside 0..n−1.
+    """
+    call = jax.ffi.ffi_call("qdiff_rotor_apply", jax.ShapeDtypeStruct(psi.shape, jnp.complex128),
                             vmap_method="broadcast_all", input_output_aliases={0: 0})
-    return call(psi, jnp.asarray(us, jnp.complex128), bits=_bits(qubits, n), **_layout(block_bits, tile_gates))
+    bits = _bits(psi, qubits, n)
+    return call(jnp.asarray(psi, jnp.complex128), jnp.asarray(us, jnp.complex128), bits=bits,
+                **_layout(block_bits, tile_gates))
 
 
 def rotor_back(psi, lam, vs, qubits, n: int, block_bits: int | None = None, tile_gates: int | None = None):
@@ -195,14 +208,20 @@ def rotor_back(psi, lam, vs, qubits, n: int, block_bits: int | None = None, tile
     matrix ``[[i Im M₀₀, M₀₁ − conj(M₁₀)], [0, i Im M₁₁]]`` with ``M[a, b] = Σ_rest conj(λ[…a…]) ψ[…b…]``,
     which gives the same ``Re Σ K̃ M`` as ``M`` for every anti-Hermitian generator ``K̃``
     (``block_bits``, ``tile_gates``, ``jax.vmap``: as for :func:`rotor_apply`).
+
+    Raises:
+      InputError: as :func:`rotor_apply`, or ``lam`` not of ψ's shape.
     """
+    bits = _bits(psi, qubits, n)
+    if lam.shape != psi.shape:
+        raise InputError(f"native kernel: psi and lam differ in shape: {tuple(psi.shape)}, {tuple(lam.shape)}")
     k, m = psi.shape[0], len(qubits)
-    shapes = (jax.ShapeDtypeStruct(psi.shape, psi.dtype), jax.ShapeDtypeStruct(lam.shape, lam.dtype),
+    shapes = (jax.ShapeDtypeStruct(psi.shape, jnp.complex128), jax.ShapeDtypeStruct(lam.shape, jnp.complex128),
               jax.ShapeDtypeStruct((k, m, 4), jnp.float64))
     call = jax.ffi.ffi_call("qdiff_rotor_back", shapes, vmap_method="broadcast_all",
                             input_output_aliases={0: 0, 1: 1})
-    psi, lam, t = call(psi, lam, jnp.asarray(vs, jnp.complex128), bits=_bits(qubits, n),
-                       **_layout(block_bits, tile_gates))
+    psi, lam, t = call(jnp.asarray(psi, jnp.complex128), jnp.asarray(lam, jnp.complex128),
+                       jnp.asarray(vs, jnp.complex128), bits=bits, **_layout(block_bits, tile_gates))
     d0, d1, off = t[..., 0], t[..., 1], t[..., 2] + 1j * t[..., 3]
     mp = jnp.stack([jnp.stack([1j * d0, off], -1), jnp.stack([jnp.zeros_like(off), 1j * d1], -1)], -2)
     return mp, psi, lam
@@ -211,6 +230,6 @@ def rotor_back(psi, lam, vs, qubits, n: int, block_bits: int | None = None, tile
 def permute(psi, idx):
     """``ψ[:, idx]`` for a permutation ``idx`` of the basis (int32, shape (2**n,)); ``psi`` of shape
     (k, 2**n).  XLA CPU's gather costs ≈ 7 ns per amplitude at 10 qubits, the loop here ≈ 1."""
-    call = jax.ffi.ffi_call("qdiff_permute", jax.ShapeDtypeStruct(psi.shape, psi.dtype),
+    call = jax.ffi.ffi_call("qdiff_permute", jax.ShapeDtypeStruct(psi.shape, jnp.complex128),
                             vmap_method="expand_dims")
-    return call(psi, jnp.asarray(idx, jnp.int32))
+    return call(jnp.asarray(psi, jnp.complex128), jnp.asarray(idx, jnp.int32))

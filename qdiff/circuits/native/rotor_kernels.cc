@@ -249,7 +249,7 @@ ffi::Error check_gates(int64_t nstate, int64_t rows, ffi::Span<const int64_t> bi
     return ffi::Error::InvalidArgument(
         "rotor kernel: expected one 2x2 matrix per bit, for all rows or for each group of rows");
   for (size_t g = 0; g < bits.size(); ++g) {
-    if (bits[g] < 0 || (int64_t(1) << bits[g]) >= nstate)
+    if (bits[g] < 0 || bits[g] >= log2_exact(nstate))  // not 1 << bits[g]: undefined from 63 on
       return ffi::Error::InvalidArgument("rotor kernel: bit position out of range");
     for (size_t h = 0; h < g; ++h)
       if (bits[h] == bits[g]) return ffi::Error::InvalidArgument("rotor kernel: repeated bit position");
