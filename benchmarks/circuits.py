@@ -11,6 +11,7 @@ Usage:
   python benchmarks/circuits.py --quick         # n=10, depths 10 and 100 only
   python benchmarks/circuits.py --rows 10:1000,10:10000 --no-batch   # chosen rows, peers side by side
   python benchmarks/circuits.py --case qdiff --n 10 --depth 100   # one case, prints JSON
+  python benchmarks/circuits.py --kernels xla   # qdiff with its XLA kernels instead of the native ones
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def case_qdiff(n, depth, reps, batch=0, out=None):
     import numpy as np
 
     import qdiff.circuits as qc
+    from qdiff.circuits import native
 
     t = time.process_time()
     circ = qc.variational_circuit(n, depth)
@@ -92,7 +94,7 @@ def case_qdiff(n, depth, reps, batch=0, out=None):
     tg, (e2, g) = _timed(lambda: jax.block_until_ready(vg_c(p)), reps)
     rec = {"code": "qdiff", "n": n, "depth": depth, "nparams": int(circ.nparams), "build_s": build,
            "compile_energy_s": compile_e, "compile_grad_s": compile_g, "energy_s": te, "grad_s": tg,
-           "energy": float(e)}
+           "energy": float(e), "kernels": "native" if native.enabled() else "xla"}
     if batch:
         pb = jnp.asarray(np.stack([_params(n, depth, seed=s) for s in range(batch)]))
         vgb = jax.jit(jax.vmap(jax.value_and_grad(lambda t: qc.expect(h, circ, t)))).lower(pb).compile()
@@ -211,7 +213,11 @@ def main(argv=None):
     ap.add_argument("--rows", help="comma-separated n:depth rows to run instead of the default plan")
     ap.add_argument("--no-batch", action="store_true", help="skip the batch-of-32 case")
     ap.add_argument("--json-out", help="write all records to this file")
+    ap.add_argument("--kernels", choices=("native", "xla"),
+                    help="qdiff's rotor kernels: sets QDIFF_NATIVE=on or off (default: the environment's, auto)")
     args = ap.parse_args(argv)
+    if args.kernels:
+        os.environ["QDIFF_NATIVE"] = "on" if args.kernels == "native" else "off"
     if args.case:
         fn = CASES[args.case]
         kw = {"batch": args.batch} if args.case == "qdiff" else {}

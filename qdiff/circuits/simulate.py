@@ -22,7 +22,7 @@ cotangent of the input state is ``conj(λ_0)``.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import jax
 import jax.numpy as jnp
@@ -147,7 +147,7 @@ def _walk_back(steps, params, x, n: int, perms=None, pre=None, native: bool = Fa
                 pcs, tr, carry = _walk_back(step.body, p, carry, n, inv, prepare_one(step.body, p, n), native)
                 return carry, (_rep_gradient(step, p, pcs, tr) if step.nparams else None)
 
-            if n < BLOCKS_FROM and not native:  # compile time counts more than run time there (n=10: ≈ 0.35 s more with chunks)
+            if n < BLOCKS_FROM:  # compile time counts more than run time there (n=10: ≈ 0.35 s more with chunks)
                 (psi, lam), g = lax.scan(single, (psi, lam), _slice(params, step), reverse=True)
             else:
                 c = _chunk(step.count)
@@ -186,7 +186,9 @@ def _one_at_a_time(fn, chunk: int = 1):
     one's kernels cache-resident and drops the per-call dispatch of the Python loop.  Batched
     layouts of the one-qubit kernel (batch axis leading, innermost, real planes, 8×8 block products)
     all cost 1.6–2.4 ns per amplitude and qubit step against 1.05 ns for one state at n=10; see
-    ``benchmarks/circuits_batch.py`` and docs/benchmarks.md ("Fifth session, batch").
+    ``benchmarks/circuits_batch.py`` and docs/benchmarks.md ("Fifth session, batch").  With the
+    native kernels, which take a batch one state after the other inside one call, chunks of states
+    are batched (``_batch_chunk``).
     """
     f = custom_vmap(fn)
 
@@ -204,18 +206,31 @@ def _one_at_a_time(fn, chunk: int = 1):
     return f
 
 
+_NATIVE_BATCH_AMPLITUDES = 1 << 15
+"""With the native kernels a vmap-ed batch runs in chunks of about this many amplitudes in all (32
+states at 10 qubits, one from 15): within a chunk every step is one batched operation (the
+native kernels take the states one after the other, each staying in the cache), which shares the
+per-layer work that does not grow with the state (the loop, the gathers' set-up, the gates'
+matrices) across the chunk."""
+
+
+def _batch_chunk(n: int, native: bool) -> int:
+    return max(1, _NATIVE_BATCH_AMPLITUDES >> n) if native else 1
+
+
 @lru_cache(maxsize=128)
 def _adjoint_apply(program: Program, native: bool = False):
     """The reversible-adjoint simulator of ``program`` (``native``: rotor steps run the native
     kernels of :mod:`qdiff.circuits.native`)."""
     n, steps, m = program.n, program.steps, program.nparams
+    batched = partial(_one_at_a_time, chunk=_batch_chunk(n, native))
 
-    @_one_at_a_time
+    @batched
     @jax.jit
     def forward(params, psi):
         return _forward(steps, params, psi[None], n, native=native)[0]
 
-    @_one_at_a_time
+    @batched
     @jax.jit
     def backward(params, out, ct):
         x = (out[None], jnp.conj(ct).astype(out.dtype)[None])

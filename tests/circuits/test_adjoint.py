@@ -38,7 +38,7 @@ def test_every_gate_kind_is_in_the_random_circuit(case):
         assert counts.get(kind, 0) > 0, kind
 
 
-def test_gradient_matches_finite_differences_and_backprop(case):
+def test_gradient_matches_finite_differences_and_backprop(case, kernels):
     circ, obs, p = case
     f_adj = jax.jit(jax.value_and_grad(lambda t: qc.expect(obs, circ, t)))
     f_bp = jax.jit(jax.value_and_grad(lambda t: qc.expect(obs, circ, t, method="backprop")))
@@ -118,7 +118,7 @@ def test_deep_circuit_gradient_is_consistent_with_finite_differences():
         assert abs(g[i] - fd) < 1e-9
 
 
-def test_compiled_program_size_does_not_depend_on_qubit_count():
+def test_compiled_program_size_does_not_depend_on_qubit_count(kernels):
     # rotor layers run as a scan over qubits (backward, from 12 qubits: over blocks of 3 qubits, then
     # one block of the remaining 1-3) and the CNOT ring as one gather: the compiled value-and-gradient
     # program has as many XLA kernels for 16 qubits as for 12, up to the few of that last block
@@ -142,7 +142,7 @@ def test_compiled_program_size_does_not_depend_on_qubit_count():
 
 
 @pytest.mark.parametrize("n", [18, 19])
-def test_large_n_in_place_rotor_layer_matches_product_state_formulas(n):
+def test_large_n_in_place_rotor_layer_matches_product_state_formulas(n, kernels):
     # from 18 qubits a rotor layer in a repeat body runs in place, two qubits per pass (odd n: the
     # last qubit alone). Two layers Rx(a_q) then Rx(b_q) on |0⟩ give a product state with θ_q = a_q + b_q:
     # ⟨Z_q⟩ = cos θ_q and ⟨Z_0 Z_1⟩ = cos θ_0 cos θ_1.

@@ -1,7 +1,8 @@
 """Backward pass of scanned rotor layers (one qubit per scan step with the reduced transition
 matrices, below 12 qubits) inside a repeat body and outside it, at an odd qubit count, with
 one-qubit chains of every gate kind, against plain JAX AD and finite differences (the block path
-from 12 qubits: ``test_adjoint.test_compiled_program_size_does_not_depend_on_qubit_count``)."""
+from 12 qubits: ``test_adjoint.test_compiled_program_size_does_not_depend_on_qubit_count``), with
+the native kernels and with the XLA ones."""
 
 import jax
 import numpy as np
@@ -34,7 +35,7 @@ def _scanned_rotor_steps_in_repeat(circ, n):
     return [s for r in reps for s in r.body if isinstance(s, RotorStep) and uses_scan(s, n)]
 
 
-def test_scanned_rotor_backward_in_repeat_matches_backprop():
+def test_scanned_rotor_backward_in_repeat_matches_backprop(kernels):
     n = 7
     c = _circuit(n)
     steps = _scanned_rotor_steps_in_repeat(c, n)

@@ -6,6 +6,7 @@
 // its pairs are (i, i + 2**b) for every i whose bit b is 0.
 //
 // qdiff_rotor_apply:  psi <- (prod_g U_g) psi                  (the gates commute: distinct qubits)
+// qdiff_permute:     out = psi[idx] (a permutation of the basis, e.g. a CNOT ring), one pass.
 // qdiff_rotor_back:   the reversible-adjoint step of the layer: psi <- V psi, lam <- V lam with
 //                     V = prod_g U_g^dagger (given as `vs`), and per gate the reduced transition
 //                     matrix of the state *before* the undo,
@@ -635,15 +636,20 @@ int64_t log2_exact(int64_t n) {
   return (int64_t(1) << b) == n ? b : -1;
 }
 
-ffi::Error check_gates(int64_t nstate, ffi::Span<const int64_t> bits, int64_t nmats,
-                       int64_t block_bits, int64_t tile_gates) {
+// The matrices come in `sets` of one 2x2 matrix per bit: one set for all rows of the state, or one
+// per group of rows (rows / sets consecutive rows each: a batch of states with their own gates).
+ffi::Error check_gates(int64_t nstate, int64_t rows, ffi::Span<const int64_t> bits, int64_t nmats,
+                       int64_t block_bits, int64_t tile_gates, int64_t* sets) {
   if (log2_exact(nstate) < 1) return ffi::Error::InvalidArgument("rotor kernel: state size is not 2**n");
   if (block_bits < 1 || block_bits > 30 || tile_gates < 1 || tile_gates > 16)
     return ffi::Error::InvalidArgument("rotor kernel: block_bits or tile_gates out of range");
-  if (nmats != static_cast<int64_t>(bits.size()) * 4)
-    return ffi::Error::InvalidArgument("rotor kernel: one 2x2 matrix per bit expected");
+  const int64_t per_set = static_cast<int64_t>(bits.size()) * 4;
+  *sets = per_set ? nmats / per_set : 1;
+  if ((per_set ? nmats % per_set : nmats) != 0 || *sets < 1 || rows % *sets != 0)
+    return ffi::Error::InvalidArgument(
+        "rotor kernel: expected one 2x2 matrix per bit, for all rows or for each group of rows");
   for (size_t g = 0; g < bits.size(); ++g) {
-    if (bits[g] < 0 || (int64_t(1) << bits[g]) >= nstate)
+    if (bits[g] < 0 || bits[g] >= log2_exact(nstate))  // not 1 << bits[g]: undefined from 63 on
       return ffi::Error::InvalidArgument("rotor kernel: bit position out of range");
     for (size_t h = 0; h < g; ++h)
       if (bits[h] == bits[g]) return ffi::Error::InvalidArgument("rotor kernel: repeated bit position");
@@ -655,13 +661,18 @@ ffi::Error RotorApply(ffi::Buffer<ffi::C128> psi, ffi::Buffer<ffi::C128> us,
                       ffi::Span<const int64_t> bits, int64_t block_bits, int64_t tile_gates,
                       ffi::ResultBuffer<ffi::C128> out) {
   const int64_t nstate = psi.dimensions().back();
-  if (auto e = check_gates(nstate, bits, us.element_count(), block_bits, tile_gates); e.failure())
+  const int64_t rows = nstate ? psi.element_count() / nstate : 0;
+  int64_t sets = 1;
+  if (auto e = check_gates(nstate, rows, bits, us.element_count(), block_bits, tile_gates, &sets);
+      e.failure())
     return e;
-  const int64_t rows = psi.element_count() / nstate, nbits = log2_exact(nstate);
-  std::vector<Mat> mats(bits.size());
-  for (size_t g = 0; g < bits.size(); ++g) mats[g] = load(us.typed_data() + 4 * g, bits[g]);
+  const int64_t nbits = log2_exact(nstate), m = bits.size();
+  std::vector<Mat> mats(m);
   const Plan p = plan(bits, block_bits, tile_gates);
   for (int64_t r = 0; r < rows; ++r) {
+    if (r % (rows / sets) == 0)
+      for (int64_t g = 0; g < m; ++g)
+        mats[g] = load(us.typed_data() + 4 * (r / (rows / sets) * m + g), bits[g]);
     const std::complex<double>* src = psi.typed_data() + r * nstate;
     std::complex<double>* dst = out->typed_data() + r * nstate;
     if (dst != src) std::memcpy(dst, src, sizeof(std::complex<double>) * nstate);
@@ -675,19 +686,23 @@ ffi::Error RotorBack(ffi::Buffer<ffi::C128> psi, ffi::Buffer<ffi::C128> lam,
                      int64_t block_bits, int64_t tile_gates, ffi::ResultBuffer<ffi::C128> psi_out, ffi::ResultBuffer<ffi::C128> lam_out,
                      ffi::ResultBuffer<ffi::F64> trans) {
   const int64_t nstate = psi.dimensions().back();
-  if (auto e = check_gates(nstate, bits, vs.element_count(), block_bits, tile_gates); e.failure())
+  const int64_t rows = nstate ? psi.element_count() / nstate : 0;
+  int64_t sets = 1;
+  if (auto e = check_gates(nstate, rows, bits, vs.element_count(), block_bits, tile_gates, &sets);
+      e.failure())
     return e;
   if (lam.element_count() != psi.element_count())
     return ffi::Error::InvalidArgument("rotor kernel: psi and lam differ in size");
-  const int64_t rows = psi.element_count() / nstate, nbits = log2_exact(nstate);
-  const int64_t m = bits.size();
+  const int64_t nbits = log2_exact(nstate), m = bits.size();
   if (trans->element_count() != rows * m * 4)
     return ffi::Error::InvalidArgument("rotor kernel: transition output has the wrong size");
   std::vector<Mat> mats(m);
-  for (int64_t g = 0; g < m; ++g) mats[g] = load(vs.typed_data() + 4 * g, bits[g]);
   const Plan p = plan(bits, block_bits, tile_gates);
   const size_t bytes = sizeof(std::complex<double>) * nstate;
   for (int64_t r = 0; r < rows; ++r) {
+    if (r % (rows / sets) == 0)
+      for (int64_t g = 0; g < m; ++g)
+        mats[g] = load(vs.typed_data() + 4 * (r / (rows / sets) * m + g), bits[g]);
     std::complex<double>* pd = psi_out->typed_data() + r * nstate;
     std::complex<double>* ld = lam_out->typed_data() + r * nstate;
     if (pd != psi.typed_data() + r * nstate) std::memcpy(pd, psi.typed_data() + r * nstate, bytes);
@@ -699,7 +714,39 @@ ffi::Error RotorBack(ffi::Buffer<ffi::C128> psi, ffi::Buffer<ffi::C128> lam,
   return ffi::Error::Success();
 }
 
+// out[r, x] = psi[r mod rows_in, idx[x] mod 2**n] (idx shared by all rows, or one index row per
+// output row).
+ffi::Error Permute(ffi::Buffer<ffi::C128> psi, ffi::Buffer<ffi::S32> idx,
+                   ffi::ResultBuffer<ffi::C128> out) {
+  const int64_t nstate = psi.dimensions().back();
+  const int64_t rows_in = nstate ? psi.element_count() / nstate : 0;
+  const int64_t rows = nstate ? out->element_count() / nstate : 0;
+  const int64_t irows = nstate ? idx.element_count() / nstate : 0;
+  if (rows_in < 1 || rows % rows_in != 0 || (irows != 1 && irows != rows) ||
+      idx.element_count() != irows * nstate)
+    return ffi::Error::InvalidArgument("permute kernel: inconsistent shapes");
+  const int32_t* ix = idx.typed_data();
+  const int64_t mask = nstate - 1;  // indices are taken modulo 2**n: never a read out of bounds
+  for (int64_t r = 0; r < rows; ++r) {
+    const double* __restrict src = reinterpret_cast<const double*>(psi.typed_data() + (r % rows_in) * nstate);
+    double* __restrict dst = reinterpret_cast<double*>(out->typed_data() + r * nstate);
+    const int32_t* __restrict k = ix + (irows == 1 ? 0 : r * nstate);
+    for (int64_t x = 0; x < nstate; ++x) {
+      const int64_t j = 2 * (k[x] & mask);
+      dst[2 * x] = src[j];
+      dst[2 * x + 1] = src[j + 1];
+    }
+  }
+  return ffi::Error::Success();
+}
+
 }  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(qdiff_permute, Permute,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<ffi::C128>>()
+                                  .Arg<ffi::Buffer<ffi::S32>>()
+                                  .Ret<ffi::Buffer<ffi::C128>>());
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(qdiff_rotor_apply, RotorApply,
                               ffi::Ffi::Bind()
