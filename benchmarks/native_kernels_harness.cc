@@ -1,10 +1,11 @@
 // Standalone timing and correctness harness for the native rotor-layer kernels
 // (qdiff/circuits/native/rotor_kernels.cc), without Python or XLA in the loop.
 //
-// Build (same flags as qdiff/circuits/native/__init__.py `_FLAGS`, as an executable):
-//   g++ -O3 -march=native -std=c++17 -fno-math-errno -fno-trapping-math -fno-signed-zeros \
-//       -fassociative-math -ffp-contract=fast -I$(python -c "import jax; print(jax.ffi.include_dir())") \
-//       benchmarks/native_kernels_harness.cc -o /tmp/kernels_harness
+// Build (same flags as qdiff/circuits/native/__init__.py `_FLAGS`, as an executable; -w silences
+// warnings of the FFI headers):
+//   FLAGS="-O3 -march=native -std=c++17 -fno-math-errno -fno-trapping-math -fno-signed-zeros \
+//          -fassociative-math -ffp-contract=fast -w -I$(python -c 'import jax; print(jax.ffi.include_dir())')"
+//   g++ $FLAGS benchmarks/native_kernels_harness.cc -o /tmp/kernels_harness
 //   (add -DKERNELS='"/path/to/other/rotor_kernels.cc"' to time another version of the kernels;
 //    build with -march=x86-64 or -march=x86-64-v3 instead of -march=native to check the
 //    portable / AVX2 code paths)
@@ -15,6 +16,52 @@
 //   /tmp/kernels_harness gates 10              per-gate ns per amplitude at n=10
 //   /tmp/kernels_harness range 20 12 20        layer of the gates on bits 12..19 at n=20
 //   optional env: BLOCK_BITS, TILE_GATES (layout for `time`/`gates`)
+// A/B comparison of two versions of the kernels in one process (on a shared machine, timings of
+// separate runs drift by tens of percent; alternating the two versions round by round does not):
+//   g++ $FLAGS -c -DAB_PART=va -DKERNELS='"/tmp/old_rotor_kernels.cc"' -Dqdiff_rotor_apply=va_apply \
+//       -Dqdiff_rotor_back=va_back -Dqdiff_permute=va_permute benchmarks/native_kernels_harness.cc -o /tmp/a.o
+//   g++ $FLAGS -c -DAB_PART=vb -Dqdiff_rotor_apply=vb_apply -Dqdiff_rotor_back=vb_back \
+//       -Dqdiff_permute=vb_permute benchmarks/native_kernels_harness.cc -o /tmp/b.o
+//   g++ $FLAGS -DAB_MAIN benchmarks/native_kernels_harness.cc /tmp/a.o /tmp/b.o -o /tmp/kernels_ab
+//   /tmp/kernels_ab ROUNDS BLOCK_BITS_A TILE_GATES_A BLOCK_BITS_B TILE_GATES_B N...
+//   (per n: the minimum over ROUNDS of each version's time per layer, and the ratios B/A)
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#ifdef AB_MAIN
+namespace va {
+double run_layer(int64_t n, int back, int reps, int64_t block_bits, int64_t tile_gates);
+}
+namespace vb {
+double run_layer(int64_t n, int back, int reps, int64_t block_bits, int64_t tile_gates);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 7) {
+    std::fprintf(stderr, "usage: %s ROUNDS BB_A TG_A BB_B TG_B N...\n", argv[0]);
+    return 2;
+  }
+  const int rounds = std::atoi(argv[1]);
+  const int64_t bba = std::atoll(argv[2]), tga = std::atoll(argv[3]), bbb = std::atoll(argv[4]),
+                tgb = std::atoll(argv[5]);
+  for (int i = 6; i < argc; ++i) {
+    const int64_t n = std::atoll(argv[i]);
+    const int reps = static_cast<int>(std::max<int64_t>(1, (int64_t(1) << 21) / (n << n)));
+    double best[2][2] = {{1e30, 1e30}, {1e30, 1e30}};
+    for (int r = 0; r < rounds; ++r)
+      for (int back = 0; back < 2; ++back) {
+        best[0][back] = std::min(best[0][back], va::run_layer(n, back, reps, bba, tga));
+        best[1][back] = std::min(best[1][back], vb::run_layer(n, back, reps, bbb, tgb));
+      }
+    std::printf("n=%2lld  A: apply %10.2f us  back %10.2f us   B: apply %10.2f us  back %10.2f us   B/A %.3f %.3f\n",
+                (long long)n, best[0][0] * 1e6, best[0][1] * 1e6, best[1][0] * 1e6, best[1][1] * 1e6,
+                best[1][0] / best[0][0], best[1][1] / best[0][1]);
+  }
+  return 0;
+}
+#else
 #ifndef KERNELS
 #define KERNELS "../qdiff/circuits/native/rotor_kernels.cc"
 #endif
@@ -85,9 +132,19 @@ void ref_trans(const std::vector<cd>& p, const std::vector<cd>& l, int64_t b, do
   t[0] = d0, t[1] = d1, t[2] = off.real(), t[3] = off.imag();
 }
 
+// load(u, bit) of these kernels, or load(u) of versions before it (for A/B comparisons).
+template <class U>
+auto load_any(const U* u, int64_t bit, int) -> decltype(load(u, bit)) {
+  return load(u, bit);
+}
+template <class U>
+auto load_any(const U* u, int64_t, long) -> decltype(load(u)) {
+  return load(u);
+}
+
 std::vector<Mat> mats_of(const std::vector<cd>& us, const std::vector<int64_t>& bits) {
   std::vector<Mat> m(us.size() / 4);
-  for (size_t g = 0; g < m.size(); ++g) m[g] = load(us.data() + 4 * g, bits[g]);
+  for (size_t g = 0; g < m.size(); ++g) m[g] = load_any(us.data() + 4 * g, bits[g], 0);
   return m;
 }
 
@@ -218,6 +275,35 @@ void time_gates(int64_t n) {
 
 }  // namespace
 
+#ifdef AB_PART
+// One side of an A/B comparison: time per call of a layer of all n gates (apply, or back when
+// back != 0), over reps calls, process CPU time.
+namespace AB_PART {
+double run_layer(int64_t n, int back, int reps, int64_t block_bits, int64_t tile_gates) {
+  static std::vector<cd> p, l;
+  if (static_cast<int64_t>(p.size()) != (int64_t(1) << n)) {
+    std::mt19937_64 rng(3);
+    p = random_state(rng, n), l = random_state(rng, n);
+  }
+  std::mt19937_64 rng(4);
+  std::vector<int64_t> bits;
+  for (int64_t b = n - 1; b >= 0; --b) bits.push_back(b);
+  ffi::Span<const int64_t> sb(bits.data(), bits.size());
+  const auto mats = mats_of(random_unitaries(rng, n), bits);
+  const Plan pl = plan(sb, block_bits, tile_gates);
+  std::vector<double> acc(4 * n);
+  const double t0 = cpu_seconds();
+  for (int r = 0; r < reps; ++r) {
+    if (back)
+      layer_back(reinterpret_cast<double*>(p.data()), reinterpret_cast<double*>(l.data()), n, sb, pl, mats,
+                 acc.data());
+    else
+      layer_apply(reinterpret_cast<double*>(p.data()), n, sb, pl, mats);
+  }
+  return (cpu_seconds() - t0) / reps;
+}
+}  // namespace AB_PART
+#else
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "check";
   if (mode == "check") return check();
@@ -232,3 +318,5 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+#endif  // AB_PART
+#endif  // AB_MAIN
