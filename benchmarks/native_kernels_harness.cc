@@ -12,7 +12,7 @@
 // Run:
 //   /tmp/kernels_harness check                 compare with a plain reference, many layouts
 //   /tmp/kernels_harness time 10 14 16 20      per-layer time of all n gates (min of repeats,
-//                                              process CPU time), layout defaults 12 / 8
+//                                              process CPU time), layout defaults 12 / 4 (the library's)
 //   /tmp/kernels_harness gates 10              per-gate ns per amplitude at n=10
 //   /tmp/kernels_harness range 20 12 20        layer of the gates on bits 12..19 at n=20
 //   optional env: BLOCK_BITS, TILE_GATES (layout for `time`/`gates`)
@@ -224,7 +224,7 @@ double time_min(F&& fn, int64_t work) {
 
 // Layers on bits [lo, hi) (default all n bits) of n-qubit states.
 void time_layers(const std::vector<int64_t>& ns, int64_t lo = 0, int64_t hi = -1) {
-  const int64_t block_bits = env_int("BLOCK_BITS", 12), tile_gates = env_int("TILE_GATES", 8);
+  const int64_t block_bits = env_int("BLOCK_BITS", 12), tile_gates = env_int("TILE_GATES", 4);
   std::mt19937_64 rng(1);
   for (int64_t n : ns) {
     std::vector<int64_t> bits;
@@ -254,7 +254,7 @@ void time_layers(const std::vector<int64_t>& ns, int64_t lo = 0, int64_t hi = -1
 }
 
 void time_gates(int64_t n) {
-  const int64_t block_bits = env_int("BLOCK_BITS", 12), tile_gates = env_int("TILE_GATES", 8);
+  const int64_t block_bits = env_int("BLOCK_BITS", 12), tile_gates = env_int("TILE_GATES", 4);
   std::mt19937_64 rng(2);
   auto p = random_state(rng, n), l = random_state(rng, n);
   for (int64_t b = 0; b < n; ++b) {

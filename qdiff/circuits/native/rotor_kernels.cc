@@ -220,6 +220,28 @@ inline void with_in_bit(int64_t b, F&& f) {
 // s1 < s2: both gates run on it while it sits in registers (half the loads and stores of running
 // the gates one after the other).  Runs are len amplitudes long, a multiple of kCplx.
 
+// Both gates on the quad at q (offsets o01 = 2 s1, o10 = 2 s2 in doubles): gate 1 on the pairs
+// (00, 01) and (10, 11), gate 2 on (00, 10) and (01, 11).
+inline void quad_at(double* q, int64_t o01, int64_t o10, const Mat& u1, const Mat& u2) {
+  const int64_t o11 = o01 + o10;
+  vd a = ld(q), b = ld(q + o01), c = ld(q + o10), d = ld(q + o11);
+  gate_pair(u1, a, b), gate_pair(u1, c, d);
+  gate_pair(u2, a, c), gate_pair(u2, b, d);
+  st(q, a), st(q + o01, b), st(q + o10, c), st(q + o11, d);
+}
+
+// The reversible-adjoint step of both gates on the quads at q of psi and m of lam.
+inline void back_quad_at(double* q, double* m, int64_t o01, int64_t o10, const Mat& v1, const Mat& v2,
+                         Acc& a1, Acc& a2) {
+  const int64_t o11 = o01 + o10;
+  vd p00 = ld(q), p01 = ld(q + o01), p10 = ld(q + o10), p11 = ld(q + o11);
+  vd l00 = ld(m), l01 = ld(m + o01), l10 = ld(m + o10), l11 = ld(m + o11);
+  back_pair(v1, p00, p01, l00, l01, a1), back_pair(v1, p10, p11, l10, l11, a1);
+  back_pair(v2, p00, p10, l00, l10, a2), back_pair(v2, p01, p11, l01, l11, a2);
+  st(q, p00), st(q + o01, p01), st(q + o10, p10), st(q + o11, p11);
+  st(m, l00), st(m + o01, l01), st(m + o10, l10), st(m + o11, l11);
+}
+
 QDIFF_NOINLINE void apply_run(double* a, double* b, int64_t len, const Mat& u) {
   for (int64_t i = 0; i < 2 * len; i += kLanes) {
     vd x = ld(a + i), y = ld(b + i);
@@ -228,14 +250,10 @@ QDIFF_NOINLINE void apply_run(double* a, double* b, int64_t len, const Mat& u) {
   }
 }
 
-QDIFF_NOINLINE void apply_quad(double* x00, double* x01, double* x10, double* x11, int64_t len,
-                               const Mat& u1, const Mat& u2) {
-  for (int64_t i = 0; i < 2 * len; i += kLanes) {
-    vd a = ld(x00 + i), b = ld(x01 + i), c = ld(x10 + i), d = ld(x11 + i);
-    gate_pair(u1, a, b), gate_pair(u1, c, d);
-    gate_pair(u2, a, c), gate_pair(u2, b, d);
-    st(x00 + i, a), st(x01 + i, b), st(x10 + i, c), st(x11 + i, d);
-  }
+// Offsets (in doubles) o01 = 2 s1, o10 = 2 s2 from the quad's first amplitude.
+QDIFF_NOINLINE void apply_quad(double* x, int64_t o01, int64_t o10, int64_t len, const Mat& u1,
+                               const Mat& u2) {
+  for (int64_t i = 0; i < 2 * len; i += kLanes) quad_at(x + i, o01, o10, u1, u2);
 }
 
 QDIFF_NOINLINE void back_run(double* pa, double* pb, double* la, double* lb, int64_t len, const Mat& v,
@@ -253,17 +271,7 @@ QDIFF_NOINLINE void back_run(double* pa, double* pb, double* la, double* lb, int
 QDIFF_NOINLINE void back_quad(double* p, double* l, int64_t o01, int64_t o10, int64_t len, const Mat& v1,
                       const Mat& v2, Acc& acc1, Acc& acc2) {
   Acc a1 = acc1, a2 = acc2;
-  const int64_t o11 = o01 + o10;
-  for (int64_t i = 0; i < 2 * len; i += kLanes) {
-    double* q = p + i;
-    double* m = l + i;
-    vd p00 = ld(q), p01 = ld(q + o01), p10 = ld(q + o10), p11 = ld(q + o11);
-    vd l00 = ld(m), l01 = ld(m + o01), l10 = ld(m + o10), l11 = ld(m + o11);
-    back_pair(v1, p00, p01, l00, l01, a1), back_pair(v1, p10, p11, l10, l11, a1);
-    back_pair(v2, p00, p10, l00, l10, a2), back_pair(v2, p01, p11, l01, l11, a2);
-    st(q, p00), st(q + o01, p01), st(q + o10, p10), st(q + o11, p11);
-    st(m, l00), st(m + o01, l01), st(m + o10, l10), st(m + o11, l11);
-  }
+  for (int64_t i = 0; i < 2 * len; i += kLanes) back_quad_at(p + i, l + i, o01, o10, v1, v2, a1, a2);
   acc1 = a1, acc2 = a2;
 }
 
@@ -298,14 +306,7 @@ QDIFF_NOINLINE void apply_block2(double* x, int64_t blk, int64_t b1, const Mat& 
                                  const Mat& u2) {
   const int64_t s1 = int64_t(1) << b1, s2 = int64_t(1) << b2;
   if (s1 >= kCplx) {
-    const int64_t o1 = 2 * s1, o2 = 2 * s2, o3 = o1 + o2;
-    for (int64_t i = 0; i < blk; i = next_free(i, s1 | s2)) {
-      double* q = x + 2 * i;
-      vd a = ld(q), b = ld(q + o1), c = ld(q + o2), d = ld(q + o3);
-      gate_pair(u1, a, b), gate_pair(u1, c, d);
-      gate_pair(u2, a, c), gate_pair(u2, b, d);
-      st(q, a), st(q + o1, b), st(q + o2, c), st(q + o3, d);
-    }
+    for (int64_t i = 0; i < blk; i = next_free(i, s1 | s2)) quad_at(x + 2 * i, 2 * s1, 2 * s2, u1, u2);
     return;
   }
   if (s2 >= kCplx) {
@@ -359,17 +360,8 @@ QDIFF_NOINLINE void back_block2(double* p, double* l, int64_t blk, int64_t b1, c
   const int64_t s1 = int64_t(1) << b1, s2 = int64_t(1) << b2;
   if (s1 >= kCplx) {
     Acc a1 = acc1, a2 = acc2;
-    const int64_t o01 = 2 * s1, o10 = 2 * s2, o11 = o01 + o10;
-    for (int64_t i = 0; i < blk; i = next_free(i, s1 | s2)) {
-      double* q = p + 2 * i;
-      double* m = l + 2 * i;
-      vd p00 = ld(q), p01 = ld(q + o01), p10 = ld(q + o10), p11 = ld(q + o11);
-      vd l00 = ld(m), l01 = ld(m + o01), l10 = ld(m + o10), l11 = ld(m + o11);
-      back_pair(v1, p00, p01, l00, l01, a1), back_pair(v1, p10, p11, l10, l11, a1);
-      back_pair(v2, p00, p10, l00, l10, a2), back_pair(v2, p01, p11, l01, l11, a2);
-      st(q, p00), st(q + o01, p01), st(q + o10, p10), st(q + o11, p11);
-      st(m, l00), st(m + o01, l01), st(m + o10, l10), st(m + o11, l11);
-    }
+    for (int64_t i = 0; i < blk; i = next_free(i, s1 | s2))
+      back_quad_at(p + 2 * i, l + 2 * i, 2 * s1, 2 * s2, v1, v2, a1, a2);
     acc1 = a1, acc2 = a2;
     return;
   }
@@ -569,7 +561,7 @@ void layer_apply(double* s, int64_t nbits, ffi::Span<const int64_t> bits, const 
         std::max<int64_t>(p.block_bits + 2, kTileBits),
         [&](int64_t g, int64_t o0, int64_t o1, int64_t len) { apply_run(s + 2 * o0, s + 2 * o1, len, mats[g]); },
         [&](int64_t g1, int64_t g2, int64_t o00, int64_t o01, int64_t o10, int64_t o11, int64_t len) {
-          apply_quad(s + 2 * o00, s + 2 * o01, s + 2 * o10, s + 2 * o11, len, mats[g1], mats[g2]);
+          apply_quad(s + 2 * o00, 2 * (o01 - o00), 2 * (o10 - o00), len, mats[g1], mats[g2]);
         });
 }
 
@@ -657,6 +649,14 @@ ffi::Error check_gates(int64_t nstate, int64_t rows, ffi::Span<const int64_t> bi
   return ffi::Error::Success();
 }
 
+// Row r's matrices (rows / sets consecutive rows share a set), loaded where a new set starts.
+void load_row_set(std::vector<Mat>& mats, const std::complex<double>* data, int64_t r, int64_t rows,
+                  int64_t sets, ffi::Span<const int64_t> bits) {
+  if (r % (rows / sets) != 0) return;
+  const int64_t m = bits.size();
+  for (int64_t g = 0; g < m; ++g) mats[g] = load(data + 4 * (r / (rows / sets) * m + g), bits[g]);
+}
+
 ffi::Error RotorApply(ffi::Buffer<ffi::C128> psi, ffi::Buffer<ffi::C128> us,
                       ffi::Span<const int64_t> bits, int64_t block_bits, int64_t tile_gates,
                       ffi::ResultBuffer<ffi::C128> out) {
@@ -670,9 +670,7 @@ ffi::Error RotorApply(ffi::Buffer<ffi::C128> psi, ffi::Buffer<ffi::C128> us,
   std::vector<Mat> mats(m);
   const Plan p = plan(bits, block_bits, tile_gates);
   for (int64_t r = 0; r < rows; ++r) {
-    if (r % (rows / sets) == 0)
-      for (int64_t g = 0; g < m; ++g)
-        mats[g] = load(us.typed_data() + 4 * (r / (rows / sets) * m + g), bits[g]);
+    load_row_set(mats, us.typed_data(), r, rows, sets, bits);
     const std::complex<double>* src = psi.typed_data() + r * nstate;
     std::complex<double>* dst = out->typed_data() + r * nstate;
     if (dst != src) std::memcpy(dst, src, sizeof(std::complex<double>) * nstate);
@@ -700,9 +698,7 @@ ffi::Error RotorBack(ffi::Buffer<ffi::C128> psi, ffi::Buffer<ffi::C128> lam,
   const Plan p = plan(bits, block_bits, tile_gates);
   const size_t bytes = sizeof(std::complex<double>) * nstate;
   for (int64_t r = 0; r < rows; ++r) {
-    if (r % (rows / sets) == 0)
-      for (int64_t g = 0; g < m; ++g)
-        mats[g] = load(vs.typed_data() + 4 * (r / (rows / sets) * m + g), bits[g]);
+    load_row_set(mats, vs.typed_data(), r, rows, sets, bits);
     std::complex<double>* pd = psi_out->typed_data() + r * nstate;
     std::complex<double>* ld = lam_out->typed_data() + r * nstate;
     if (pd != psi.typed_data() + r * nstate) std::memcpy(pd, psi.typed_data() + r * nstate, bytes);
