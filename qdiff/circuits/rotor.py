@@ -136,12 +136,14 @@ def uses_scan(step: RotorStep, n: int) -> bool:
     return rotor_scans(len(step.chains), n)
 
 
+def _chain_qubits(step: RotorStep) -> list[int]:
+    return [q for q, _ in step.chains]
+
+
 def _all_qubit_unitaries(step: RotorStep, params, inverse: bool, n: int):
     """(n, 2, 2) unitaries in qubit order, the identity on qubits without a chain."""
     us = _unitaries(step, params, inverse)
-    qs = np.array([q for q, _ in step.chains])
-    if np.array_equal(qs, np.arange(n)):  # every qubit, in order: no scatter into an identity stack
-        return us
+    qs = np.array(_chain_qubits(step))
     eye = jnp.broadcast_to(jnp.eye(2, dtype=jnp.complex128), (n, 2, 2))
     return eye.at[qs].set(us)
 
@@ -213,10 +215,6 @@ def _apply_in_place(us, psi, n: int):
     if n % 2:
         psi = apply_2x2(psi, n, n - 1, us[n - 1])
     return psi
-
-
-def _chain_qubits(step: RotorStep) -> list[int]:
-    return [q for q, _ in step.chains]
 
 
 def rotor_apply(step: RotorStep, params, psi, n: int, inverse: bool = False, repeated: bool = False,
@@ -305,10 +303,10 @@ def _grads_from(step: RotorStep, params, mq) -> list:
 def grads_from_transitions(step: RotorStep, params, ms) -> list:
     """Gradient terms of a scanned step from its (n, 2, 2) transition matrices in qubit order (the
     full ``M_q`` or the reduced ``M'_q`` of :func:`qubit_transitions`: both give the same terms)."""
-    return _grads_from(step, params, ms[np.array([q for q, _ in step.chains])])
+    return _grads_from(step, params, ms[np.array(_chain_qubits(step))])
 
 
-def qubit_transitions(step: RotorStep, ud, psi, lam, n: int, native: bool = False):
+def qubit_transitions(step: RotorStep, ud, psi, lam, n: int):
     """Walk ψ and λ (shape (1, 2**n)) back through a scanned rotor layer one qubit per step, reading
     what the gradient needs of every ``M_q``: ``(M', ψ_in, λ_in)`` with ``M'`` of shape (n, 2, 2) in
     qubit order (None when the step has no parameters); ``ud`` are the (n, 2, 2) inverse unitaries.
@@ -320,14 +318,8 @@ def qubit_transitions(step: RotorStep, ud, psi, lam, n: int, native: bool = Fals
     needs one fused multiply-and-sum, ``Σ conj(λ₀)ψ₁ − λ₁ conj(ψ₀)``, instead of the four sums of
     the full ``M_q``.  XLA CPU runs such reductions serially, so at 10 qubits they were most of
     the backward pass of a layer (n=10, depth 1000, energy+gradient ≈ 0.11 → 0.085 s).
-
-    ``native``: the same ``(M', ψ_in, λ_in)`` from one call of the native kernel, which undoes ψ and
-    λ and accumulates ``M'`` in one pass per qubit (:func:`qdiff.circuits.native.rotor_back`).
     """
     want = wants_grads(step)
-    if native:
-        m, psi, lam = _native.rotor_back(psi, lam, ud, range(n), n)
-        return (m[0] if want else None), psi, lam
 
     def one(carry, u):
         p, l = carry
@@ -341,9 +333,14 @@ def qubit_transitions(step: RotorStep, ud, psi, lam, n: int, native: bool = Fals
     (psi, lam), off = _scan_qubits(one, (psi, lam), ud, n)
     if not want:
         return None, psi, lam
-    d = 1j * diag
-    m = jnp.stack([jnp.stack([d[:, 0], off], -1), jnp.stack([jnp.zeros_like(off), d[:, 1]], -1)], -2)
-    return m, psi, lam
+    return _native.reduced_matrix(diag[:, 0], diag[:, 1], off), psi, lam
+
+
+def native_transitions(step: RotorStep, ud, psi, lam, n: int):
+    """:func:`qubit_transitions` by one call of the native kernel, which undoes ψ and λ and
+    accumulates every ``M'`` in the same pass (:func:`qdiff.circuits.native.rotor_back`)."""
+    m, psi, lam = _native.rotor_back(psi, lam, ud, range(n), n)
+    return (m[0] if wants_grads(step) else None), psi, lam
 
 
 def rotor_backward_native(step: RotorStep, params, psi, lam, n: int):

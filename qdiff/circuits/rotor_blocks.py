@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .compile import RotorStep
-from .rotor import _all_qubit_unitaries, qubit_transitions, wants_grads
+from .rotor import _all_qubit_unitaries, native_transitions, qubit_transitions, wants_grads
 
 
 _BLOCK = 3
@@ -102,8 +102,10 @@ def backward_transitions(step: RotorStep, ud, psi, lam, n: int, native: bool = F
     with ``M`` the (n, 2, 2) transition matrices in qubit order (None: the step has no parameters);
     below ``BLOCKS_FROM`` qubits the reduced matrices ``M'`` of :func:`qubit_transitions`, which give
     the same gradients; with ``native``, those of the native kernel at every ``n``."""
-    if native or n < BLOCKS_FROM:
-        return qubit_transitions(step, ud, psi, lam, n, native)
+    if native:
+        return native_transitions(step, ud, psi, lam, n)
+    if n < BLOCKS_FROM:
+        return qubit_transitions(step, ud, psi, lam, n)
     k, nsteps, rest = _blocks(n)
     vs = _kron(ud[: nsteps * k].reshape(nsteps, k, 2, 2))
     vl = _kron(ud[nsteps * k:])

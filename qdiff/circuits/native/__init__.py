@@ -225,9 +225,14 @@ def rotor_back(psi, lam, vs, qubits, n: int, block_bits: int | None = None, tile
                             input_output_aliases={0: 0, 1: 1})
     psi, lam, t = call(jnp.asarray(psi, jnp.complex128), jnp.asarray(lam, jnp.complex128),
                        jnp.asarray(vs, jnp.complex128), bits=bits, **_layout(block_bits, tile_gates))
-    d0, d1, off = t[..., 0], t[..., 1], t[..., 2] + 1j * t[..., 3]
-    mp = jnp.stack([jnp.stack([1j * d0, off], -1), jnp.stack([jnp.zeros_like(off), 1j * d1], -1)], -2)
-    return mp, psi, lam
+    return reduced_matrix(t[..., 0], t[..., 1], t[..., 2] + 1j * t[..., 3]), psi, lam
+
+
+def reduced_matrix(d0, d1, off):
+    """The reduced transition matrices ``M' = [[i d0, off], [0, i d1]]`` from ``d0 = Im M₀₀``,
+    ``d1 = Im M₁₁`` and ``off = M₀₁ − conj(M₁₀)`` (any leading shape; the XLA path of
+    :func:`qdiff.circuits.rotor.qubit_transitions` builds its ``M'`` with it too)."""
+    return jnp.stack([jnp.stack([1j * d0, off], -1), jnp.stack([jnp.zeros_like(off), 1j * d1], -1)], -2)
 
 
 def permute(psi, idx):

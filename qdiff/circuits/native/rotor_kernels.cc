@@ -220,6 +220,20 @@ inline void with_in_bit(int64_t b, F&& f) {
 // s1 < s2: both gates run on it while it sits in registers (half the loads and stores of running
 // the gates one after the other).  Runs are len amplitudes long, a multiple of kCplx.
 
+// One gate on the pair of vectors at a and a + o (offset in doubles).
+inline void pair_at(double* a, int64_t o, const Mat& u) {
+  vd x = ld(a), y = ld(a + o);
+  gate_pair(u, x, y);
+  st(a, x), st(a + o, y);
+}
+
+// The reversible-adjoint step of one gate on the pairs at q, q + o of psi and m, m + o of lam.
+inline void back_pair_at(double* q, double* m, int64_t o, const Mat& v, Acc& a) {
+  vd p0 = ld(q), p1 = ld(q + o), l0 = ld(m), l1 = ld(m + o);
+  back_pair(v, p0, p1, l0, l1, a);
+  st(q, p0), st(q + o, p1), st(m, l0), st(m + o, l1);
+}
+
 // Both gates on the quad at q (offsets o01 = 2 s1, o10 = 2 s2 in doubles): gate 1 on the pairs
 // (00, 01) and (10, 11), gate 2 on (00, 10) and (01, 11).
 inline void quad_at(double* q, int64_t o01, int64_t o10, const Mat& u1, const Mat& u2) {
@@ -242,12 +256,9 @@ inline void back_quad_at(double* q, double* m, int64_t o01, int64_t o10, const M
   st(m, l00), st(m + o01, l01), st(m + o10, l10), st(m + o11, l11);
 }
 
-QDIFF_NOINLINE void apply_run(double* a, double* b, int64_t len, const Mat& u) {
-  for (int64_t i = 0; i < 2 * len; i += kLanes) {
-    vd x = ld(a + i), y = ld(b + i);
-    gate_pair(u, x, y);
-    st(a + i, x), st(b + i, y);
-  }
+// A run of len amplitudes at a paired with the run at a + o (offset in doubles).
+QDIFF_NOINLINE void apply_run(double* a, int64_t o, int64_t len, const Mat& u) {
+  for (int64_t i = 0; i < 2 * len; i += kLanes) pair_at(a + i, o, u);
 }
 
 // Offsets (in doubles) o01 = 2 s1, o10 = 2 s2 from the quad's first amplitude.
@@ -256,14 +267,9 @@ QDIFF_NOINLINE void apply_quad(double* x, int64_t o01, int64_t o10, int64_t len,
   for (int64_t i = 0; i < 2 * len; i += kLanes) quad_at(x + i, o01, o10, u1, u2);
 }
 
-QDIFF_NOINLINE void back_run(double* pa, double* pb, double* la, double* lb, int64_t len, const Mat& v,
-                             Acc& acc) {
+QDIFF_NOINLINE void back_run(double* p, double* l, int64_t o, int64_t len, const Mat& v, Acc& acc) {
   Acc a = acc;
-  for (int64_t i = 0; i < 2 * len; i += kLanes) {
-    vd p0 = ld(pa + i), p1 = ld(pb + i), l0 = ld(la + i), l1 = ld(lb + i);
-    back_pair(v, p0, p1, l0, l1, a);
-    st(pa + i, p0), st(pb + i, p1), st(la + i, l0), st(lb + i, l1);
-  }
+  for (int64_t i = 0; i < 2 * len; i += kLanes) back_pair_at(p + i, l + i, o, v, a);
   acc = a;
 }
 
@@ -284,12 +290,7 @@ inline int64_t next_free(int64_t i, int64_t mask) { return ((i | mask | (kCplx -
 QDIFF_NOINLINE void apply_block1(double* x, int64_t blk, int64_t b, const Mat& u) {
   const int64_t s = int64_t(1) << b;
   if (s >= kCplx) {
-    for (int64_t i = 0; i < blk; i = next_free(i, s)) {
-      double* a = x + 2 * i;
-      vd v0 = ld(a), v1 = ld(a + 2 * s);
-      gate_pair(u, v0, v1);
-      st(a, v0), st(a + 2 * s, v1);
-    }
+    for (int64_t i = 0; i < blk; i = next_free(i, s)) pair_at(x + 2 * i, 2 * s, u);
     return;
   }
   with_in_bit(b, [&](auto sb) {
@@ -334,13 +335,7 @@ QDIFF_NOINLINE void back_block1(double* p, double* l, int64_t blk, int64_t b, co
   const int64_t s = int64_t(1) << b;
   if (s >= kCplx) {
     Acc a = acc;
-    for (int64_t i = 0; i < blk; i = next_free(i, s)) {
-      double* q = p + 2 * i;
-      double* m = l + 2 * i;
-      vd p0 = ld(q), p1 = ld(q + 2 * s), l0 = ld(m), l1 = ld(m + 2 * s);
-      back_pair(v, p0, p1, l0, l1, a);
-      st(q, p0), st(q + 2 * s, p1), st(m, l0), st(m + 2 * s, l1);
-    }
+    for (int64_t i = 0; i < blk; i = next_free(i, s)) back_pair_at(p + 2 * i, l + 2 * i, 2 * s, v, a);
     acc = a;
     return;
   }
@@ -530,6 +525,34 @@ size_t sub_block_gates(ffi::Span<const int64_t> bits, const Gates& low, int64_t 
 }
 constexpr int64_t kSubBitsApply = 11, kSubBitsBack = 10;
 
+// The plan's low gates, block by block: two(g1, g2, offset, len) for each gate pair (bits
+// ascending; the leading pairs whose bits are below sub_bits sub-block by sub-block), one(g, offset,
+// len) for a last unpaired gate; offsets and lengths in amplitudes.
+template <class One, class Two>
+void block_pass(int64_t nstate, ffi::Span<const int64_t> bits, const Plan& p, int64_t sub_bits, One&& one,
+                Two&& two) {
+  const size_t nlow = p.low.size(), nsub = sub_block_gates(bits, p.low, sub_bits);
+  if (!nlow) return;
+  const int64_t blk = std::min<int64_t>(nstate, int64_t(1) << p.block_bits);
+  const int64_t sub = std::min<int64_t>(blk, int64_t(1) << std::max(sub_bits, kCplxBits));
+  for (int64_t base = 0; base < nstate; base += blk) {
+    for (int64_t o = 0; o < blk; o += sub)
+      for (size_t i = 0; i < nsub; i += 2) two(p.low[i], p.low[i + 1], base + o, sub);
+    size_t i = nsub;
+    for (; i + 1 < nlow; i += 2) two(p.low[i], p.low[i + 1], base, blk);
+    if (i < nlow) one(p.low[i], base, blk);
+  }
+}
+
+// The plan's high gates, tile_gates at a time, each group in one tile_pass.
+template <class One, class Two>
+void high_pass(int64_t nbits, ffi::Span<const int64_t> bits, const Plan& p, int64_t tile_bits, One&& one,
+               Two&& two) {
+  for (size_t i = 0; i < p.high.size(); i += p.tile_gates)
+    tile_pass(nbits, bits, p.high.g + i, std::min<int64_t>(p.tile_gates, p.high.size() - i), tile_bits, one,
+              two);
+}
+
 void layer_apply(double* s, int64_t nbits, ffi::Span<const int64_t> bits, const Plan& p,
                  const std::vector<Mat>& mats) {
   const int64_t nstate = int64_t(1) << nbits;
@@ -537,32 +560,18 @@ void layer_apply(double* s, int64_t nbits, ffi::Span<const int64_t> bits, const 
     for (size_t g = 0; g < bits.size(); ++g) apply_tiny(s, nstate, bits[g], mats[g]);
     return;
   }
-  const int64_t blk = std::min<int64_t>(nstate, int64_t(1) << p.block_bits);
-  const size_t nlow = p.low.size(), nsub = sub_block_gates(bits, p.low, kSubBitsApply);
-  const int64_t sub = std::min<int64_t>(blk, int64_t(1) << std::max(kSubBitsApply, kCplxBits));
-  if (nlow)
-    for (int64_t base = 0; base < nstate; base += blk) {
-      double* x = s + 2 * base;
-      for (int64_t o = 0; o < blk; o += sub)
-        for (size_t i = 0; i < nsub; i += 2) {
-          const int64_t g1 = p.low[i], g2 = p.low[i + 1];
-          apply_block2(x + 2 * o, sub, bits[g1], mats[g1], bits[g2], mats[g2]);
-        }
-      size_t i = nsub;
-      for (; i + 1 < nlow; i += 2) {
-        const int64_t g1 = p.low[i], g2 = p.low[i + 1];
-        apply_block2(x, blk, bits[g1], mats[g1], bits[g2], mats[g2]);
-      }
-      if (i < nlow) apply_block1(x, blk, bits[p.low[i]], mats[p.low[i]]);
-    }
-  for (size_t i = 0; i < p.high.size(); i += p.tile_gates)
-    tile_pass(
-        nbits, bits, p.high.g + i, std::min<int64_t>(p.tile_gates, p.high.size() - i),
-        std::max<int64_t>(p.block_bits + 2, kTileBits),
-        [&](int64_t g, int64_t o0, int64_t o1, int64_t len) { apply_run(s + 2 * o0, s + 2 * o1, len, mats[g]); },
-        [&](int64_t g1, int64_t g2, int64_t o00, int64_t o01, int64_t o10, int64_t o11, int64_t len) {
-          apply_quad(s + 2 * o00, 2 * (o01 - o00), 2 * (o10 - o00), len, mats[g1], mats[g2]);
-        });
+  block_pass(
+      nstate, bits, p, kSubBitsApply,
+      [&](int64_t g, int64_t off, int64_t len) { apply_block1(s + 2 * off, len, bits[g], mats[g]); },
+      [&](int64_t g1, int64_t g2, int64_t off, int64_t len) {
+        apply_block2(s + 2 * off, len, bits[g1], mats[g1], bits[g2], mats[g2]);
+      });
+  high_pass(
+      nbits, bits, p, std::max<int64_t>(p.block_bits + 2, kTileBits),
+      [&](int64_t g, int64_t o0, int64_t o1, int64_t len) { apply_run(s + 2 * o0, 2 * (o1 - o0), len, mats[g]); },
+      [&](int64_t g1, int64_t g2, int64_t o00, int64_t o01, int64_t o10, int64_t, int64_t len) {
+        apply_quad(s + 2 * o00, 2 * (o01 - o00), 2 * (o10 - o00), len, mats[g1], mats[g2]);
+      });
 }
 
 void layer_back(double* p, double* l, int64_t nbits, ffi::Span<const int64_t> bits,
@@ -582,40 +591,24 @@ void layer_back(double* p, double* l, int64_t nbits, ffi::Span<const int64_t> bi
   Acc* accs = m > kStackGates ? acc_heap.data() : acc_stack;
   AccIn* accin = m > kStackGates ? accin_heap.data() : accin_stack;
   for (size_t g = 0; g < m; ++g) accs[g] = Acc{vd{}, vd{}, vd{}, vd{}}, accin[g] = AccIn{vd{}, vd{}, vd{}};
-  const int64_t blk = std::min<int64_t>(nstate, int64_t(1) << pl.block_bits);
-  const size_t nlow = pl.low.size(), nsub = sub_block_gates(bits, pl.low, kSubBitsBack);
-  const int64_t sub = std::min<int64_t>(blk, int64_t(1) << std::max(kSubBitsBack, kCplxBits));
-  if (nlow)
-    for (int64_t base = 0; base < nstate; base += blk) {
-      double* x = p + 2 * base;
-      double* y = l + 2 * base;
-      for (int64_t o = 0; o < blk; o += sub)
-        for (size_t i = 0; i < nsub; i += 2) {
-          const int64_t g1 = pl.low[i], g2 = pl.low[i + 1];
-          back_block2(x + 2 * o, y + 2 * o, sub, bits[g1], mats[g1], accs[g1], accin[g1], bits[g2], mats[g2],
-                      accs[g2], accin[g2]);
-        }
-      size_t i = nsub;
-      for (; i + 1 < nlow; i += 2) {
-        const int64_t g1 = pl.low[i], g2 = pl.low[i + 1];
-        back_block2(x, y, blk, bits[g1], mats[g1], accs[g1], accin[g1], bits[g2], mats[g2], accs[g2], accin[g2]);
-      }
-      if (i < nlow) {
-        const int64_t g = pl.low[i];
-        back_block1(x, y, blk, bits[g], mats[g], accs[g], accin[g]);
-      }
-    }
-  for (size_t i = 0; i < pl.high.size(); i += pl.tile_gates)
-    tile_pass(
-        nbits, bits, pl.high.g + i, std::min<int64_t>(pl.tile_gates, pl.high.size() - i),
-        std::max<int64_t>(pl.block_bits + 1, kTileBits - 1),
-        [&](int64_t g, int64_t o0, int64_t o1, int64_t len) {
-          back_run(p + 2 * o0, p + 2 * o1, l + 2 * o0, l + 2 * o1, len, mats[g], accs[g]);
-        },
-        [&](int64_t g1, int64_t g2, int64_t o00, int64_t o01, int64_t o10, int64_t, int64_t len) {
-          back_quad(p + 2 * o00, l + 2 * o00, 2 * (o01 - o00), 2 * (o10 - o00), len, mats[g1], mats[g2],
-                    accs[g1], accs[g2]);
-        });
+  block_pass(
+      nstate, bits, pl, kSubBitsBack,
+      [&](int64_t g, int64_t off, int64_t len) {
+        back_block1(p + 2 * off, l + 2 * off, len, bits[g], mats[g], accs[g], accin[g]);
+      },
+      [&](int64_t g1, int64_t g2, int64_t off, int64_t len) {
+        back_block2(p + 2 * off, l + 2 * off, len, bits[g1], mats[g1], accs[g1], accin[g1], bits[g2], mats[g2],
+                    accs[g2], accin[g2]);
+      });
+  high_pass(
+      nbits, bits, pl, std::max<int64_t>(pl.block_bits + 1, kTileBits - 1),
+      [&](int64_t g, int64_t o0, int64_t o1, int64_t len) {
+        back_run(p + 2 * o0, l + 2 * o0, 2 * (o1 - o0), len, mats[g], accs[g]);
+      },
+      [&](int64_t g1, int64_t g2, int64_t o00, int64_t o01, int64_t o10, int64_t, int64_t len) {
+        back_quad(p + 2 * o00, l + 2 * o00, 2 * (o01 - o00), 2 * (o10 - o00), len, mats[g1], mats[g2],
+                  accs[g1], accs[g2]);
+      });
   for (size_t g = 0; g < m; ++g) {
     reduce(accs[g], acc + 4 * g);
     if (bits[g] < kCplxBits) reduce_in(accin[g], bits[g], acc + 4 * g);
@@ -657,55 +650,69 @@ void load_row_set(std::vector<Mat>& mats, const std::complex<double>* data, int6
   for (int64_t g = 0; g < m; ++g) mats[g] = load(data + 4 * (r / (rows / sets) * m + g), bits[g]);
 }
 
+// What both rotor handlers share: the state's shape, the checked gates, the loop plan, and each
+// row's matrices (set_row loads the matrix set a row uses).
+struct Layer {
+  int64_t nstate = 0, rows = 0, sets = 1, nbits = 0;
+  Plan plan;
+  std::vector<Mat> mats;
+  const std::complex<double>* data = nullptr;
+  ffi::Span<const int64_t> bits;
+  void set_row(int64_t r) { load_row_set(mats, data, r, rows, sets, bits); }
+};
+
+ffi::Error make_layer(const ffi::Buffer<ffi::C128>& psi, const ffi::Buffer<ffi::C128>& us,
+                      ffi::Span<const int64_t> bits, int64_t block_bits, int64_t tile_gates, Layer& L) {
+  L.nstate = psi.dimensions().back();
+  L.rows = L.nstate ? psi.element_count() / L.nstate : 0;
+  if (auto e = check_gates(L.nstate, L.rows, bits, us.element_count(), block_bits, tile_gates, &L.sets);
+      e.failure())
+    return e;
+  L.nbits = log2_exact(L.nstate);
+  L.plan = plan(bits, block_bits, tile_gates);
+  L.mats.resize(bits.size());
+  L.data = us.typed_data();
+  L.bits = bits;
+  return ffi::Error::Success();
+}
+
+// Row r of src into dst, unless XLA aliased the two.
+double* row_copy(std::complex<double>* dst, const std::complex<double>* src, int64_t r, int64_t nstate) {
+  if (dst + r * nstate != src + r * nstate)
+    std::memcpy(dst + r * nstate, src + r * nstate, sizeof(std::complex<double>) * nstate);
+  return reinterpret_cast<double*>(dst + r * nstate);
+}
+
 ffi::Error RotorApply(ffi::Buffer<ffi::C128> psi, ffi::Buffer<ffi::C128> us,
                       ffi::Span<const int64_t> bits, int64_t block_bits, int64_t tile_gates,
                       ffi::ResultBuffer<ffi::C128> out) {
-  const int64_t nstate = psi.dimensions().back();
-  const int64_t rows = nstate ? psi.element_count() / nstate : 0;
-  int64_t sets = 1;
-  if (auto e = check_gates(nstate, rows, bits, us.element_count(), block_bits, tile_gates, &sets);
-      e.failure())
-    return e;
-  const int64_t nbits = log2_exact(nstate), m = bits.size();
-  std::vector<Mat> mats(m);
-  const Plan p = plan(bits, block_bits, tile_gates);
-  for (int64_t r = 0; r < rows; ++r) {
-    load_row_set(mats, us.typed_data(), r, rows, sets, bits);
-    const std::complex<double>* src = psi.typed_data() + r * nstate;
-    std::complex<double>* dst = out->typed_data() + r * nstate;
-    if (dst != src) std::memcpy(dst, src, sizeof(std::complex<double>) * nstate);
-    layer_apply(reinterpret_cast<double*>(dst), nbits, bits, p, mats);
+  Layer L;
+  if (auto e = make_layer(psi, us, bits, block_bits, tile_gates, L); e.failure()) return e;
+  for (int64_t r = 0; r < L.rows; ++r) {
+    L.set_row(r);
+    layer_apply(row_copy(out->typed_data(), psi.typed_data(), r, L.nstate), L.nbits, bits, L.plan, L.mats);
   }
   return ffi::Error::Success();
 }
 
 ffi::Error RotorBack(ffi::Buffer<ffi::C128> psi, ffi::Buffer<ffi::C128> lam,
                      ffi::Buffer<ffi::C128> vs, ffi::Span<const int64_t> bits,
-                     int64_t block_bits, int64_t tile_gates, ffi::ResultBuffer<ffi::C128> psi_out, ffi::ResultBuffer<ffi::C128> lam_out,
-                     ffi::ResultBuffer<ffi::F64> trans) {
-  const int64_t nstate = psi.dimensions().back();
-  const int64_t rows = nstate ? psi.element_count() / nstate : 0;
-  int64_t sets = 1;
-  if (auto e = check_gates(nstate, rows, bits, vs.element_count(), block_bits, tile_gates, &sets);
-      e.failure())
-    return e;
+                     int64_t block_bits, int64_t tile_gates, ffi::ResultBuffer<ffi::C128> psi_out,
+                     ffi::ResultBuffer<ffi::C128> lam_out, ffi::ResultBuffer<ffi::F64> trans) {
+  Layer L;
+  if (auto e = make_layer(psi, vs, bits, block_bits, tile_gates, L); e.failure()) return e;
   if (lam.element_count() != psi.element_count())
     return ffi::Error::InvalidArgument("rotor kernel: psi and lam differ in size");
-  const int64_t nbits = log2_exact(nstate), m = bits.size();
-  if (trans->element_count() != rows * m * 4)
+  const int64_t m = bits.size();
+  if (trans->element_count() != L.rows * m * 4)
     return ffi::Error::InvalidArgument("rotor kernel: transition output has the wrong size");
-  std::vector<Mat> mats(m);
-  const Plan p = plan(bits, block_bits, tile_gates);
-  const size_t bytes = sizeof(std::complex<double>) * nstate;
-  for (int64_t r = 0; r < rows; ++r) {
-    load_row_set(mats, vs.typed_data(), r, rows, sets, bits);
-    std::complex<double>* pd = psi_out->typed_data() + r * nstate;
-    std::complex<double>* ld = lam_out->typed_data() + r * nstate;
-    if (pd != psi.typed_data() + r * nstate) std::memcpy(pd, psi.typed_data() + r * nstate, bytes);
-    if (ld != lam.typed_data() + r * nstate) std::memcpy(ld, lam.typed_data() + r * nstate, bytes);
+  for (int64_t r = 0; r < L.rows; ++r) {
+    L.set_row(r);
     double* acc = trans->typed_data() + r * m * 4;
     std::fill(acc, acc + 4 * m, 0.0);
-    layer_back(reinterpret_cast<double*>(pd), reinterpret_cast<double*>(ld), nbits, bits, p, mats, acc);
+    layer_back(row_copy(psi_out->typed_data(), psi.typed_data(), r, L.nstate),
+               row_copy(lam_out->typed_data(), lam.typed_data(), r, L.nstate), L.nbits, bits, L.plan, L.mats,
+               acc);
   }
   return ffi::Error::Success();
 }
